@@ -1,0 +1,3 @@
+from dodo_mcp.cli import main
+
+raise SystemExit(main())

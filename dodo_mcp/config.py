@@ -1,0 +1,121 @@
+"""Settings from the environment and flags, with named defaults.
+
+The API key is read from the environment only (never a flag, which would show
+in process listings) and is held as a SecretStr so no repr or log can print it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import SecretStr
+
+Environment = Literal["test_mode", "live_mode"]
+
+ENVIRONMENT_URLS: dict[str, str] = {
+    "test_mode": "https://test.dodopayments.com",
+    "live_mode": "https://live.dodopayments.com",
+}
+# Safer than the official SDKs' silent live default: a forgotten setting cannot bill anyone.
+DEFAULT_ENVIRONMENT: Environment = "test_mode"
+# MCP clients give up on a call after about 60 s; every retry and wait must fit well inside that.
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
+ENVIRONMENT_ENV = "DODO_PAYMENTS_ENVIRONMENT"
+BASE_URL_ENV = "DODO_PAYMENTS_BASE_URL"
+DEADLINE_ENV = "DODO_MCP_DEADLINE_SECONDS"
+MAX_RETRIES_ENV = "DODO_MCP_MAX_RETRIES"
+LOG_LEVEL_ENV = "DODO_MCP_LOG_LEVEL"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot start with. The text names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to reach Dodo."""
+
+    api_key: SecretStr | None = None
+    environment: Environment = DEFAULT_ENVIRONMENT
+    base_url_override: str | None = None
+    deadline_s: float = DEFAULT_DEADLINE_S
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
+    log_level: str = DEFAULT_LOG_LEVEL
+    # Set by the sandbox: the API is served in-process rather than over the network.
+    sandbox: bool = field(default=False)
+
+    @property
+    def base_url(self) -> str:
+        return (self.base_url_override or ENVIRONMENT_URLS[self.environment]).rstrip("/")
+
+    @property
+    def target(self) -> str:
+        """Where calls go, in words fit for a startup notice or the agent's instructions."""
+        if self.sandbox:
+            return "the local dodo-mcp sandbox (no real Dodo account or money involved)"
+        if self.base_url_override:
+            return f"{self.base_url} (custom base URL, {self.environment})"
+        return f"Dodo Payments {self.environment} at {self.base_url}"
+
+
+def settings_from_env(
+    environ: Mapping[str, str] | None = None,
+    *,
+    environment: str | None = None,
+    base_url: str | None = None,
+    deadline_s: float | None = None,
+    max_retries: int | None = None,
+    log_level: str | None = None,
+) -> Settings:
+    """Build Settings from the environment; keyword arguments (from flags) win over it."""
+    env = os.environ if environ is None else environ
+    key = env.get(API_KEY_ENV, "").strip()
+
+    chosen_environment = (environment or env.get(ENVIRONMENT_ENV) or DEFAULT_ENVIRONMENT).strip()
+    if chosen_environment not in ENVIRONMENT_URLS:
+        raise SettingsError(f"{ENVIRONMENT_ENV} must be test_mode or live_mode, not {chosen_environment!r}")
+
+    chosen_base_url = (base_url or env.get(BASE_URL_ENV) or "").strip() or None
+    if chosen_base_url is not None and not chosen_base_url.startswith(("http://", "https://")):
+        raise SettingsError(f"{BASE_URL_ENV} must start with http:// or https://, not {chosen_base_url!r}")
+
+    chosen_deadline = deadline_s if deadline_s is not None else _number(env, DEADLINE_ENV, DEFAULT_DEADLINE_S)
+    if not 1 <= chosen_deadline <= 300:
+        raise SettingsError(f"the deadline must be between 1 and 300 seconds, not {chosen_deadline}")
+
+    chosen_retries = max_retries if max_retries is not None else int(_number(env, MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES))
+    if not 0 <= chosen_retries <= 10:
+        raise SettingsError(f"the maximum number of retries must be between 0 and 10, not {chosen_retries}")
+
+    chosen_level = (log_level or env.get(LOG_LEVEL_ENV) or DEFAULT_LOG_LEVEL).upper()
+    if chosen_level not in LOG_LEVELS:
+        raise SettingsError(f"the log level must be one of {', '.join(LOG_LEVELS)}, not {chosen_level!r}")
+
+    return Settings(
+        api_key=SecretStr(key) if key else None,
+        environment=chosen_environment,  # type: ignore[arg-type]  # checked above
+        base_url_override=chosen_base_url,
+        deadline_s=chosen_deadline,
+        max_retries=chosen_retries,
+        log_level=chosen_level,
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None

@@ -1,0 +1,73 @@
+"""Build the MCPServer: the tools, the instructions, and the lifespan that holds the client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+from mcp.server.mcpserver import MCPServer
+
+from dodo_mcp import __version__
+from dodo_mcp.client import DodoClient
+from dodo_mcp.config import Settings
+from dodo_mcp.models import (
+    DEFAULT_PAGE_SIZE,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_STRING_LENGTH,
+    MAX_PAGE_SIZE,
+)
+from dodo_mcp.tools import ToolContext, build_tools
+
+SERVER_NAME = "dodo-mcp"
+SERVER_TITLE = "Dodo Payments usage events"
+
+
+def instructions(settings: Settings) -> str:
+    """What the agent should know before its first call."""
+    return f"""\
+dodo-mcp reads and records Dodo Payments usage events, the events that drive usage-based billing.
+Calls go to {settings.target}.
+
+Ingest rules (ingest_events): 1 to {MAX_EVENTS_PER_REQUEST} events per call. event_id is the idempotency \
+key: an event_id Dodo already has is ignored, so re-sending the same events after an error is safe and \
+never double-counts; use deterministic ids (customer + action + time), unique within a call. timestamp \
+is RFC 3339 within the last hour and at most 5 minutes ahead (omit it for now). metadata holds at most \
+{MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY_LENGTH} characters, with string (at most \
+{MAX_METADATA_STRING_LENGTH} characters), number or boolean values; no objects or arrays.
+
+Paging (list_events): pages are 0-based, newest first; page_size 1 to {MAX_PAGE_SIZE} (default \
+{DEFAULT_PAGE_SIZE}). Call again with page_number=next_page_number until next_page_number is null. \
+Narrow with customer_id, event_name, meter_id or a start/end range rather than paging through everything.
+
+Errors come back as tool results that say what to fix; follow them rather than retrying blindly."""
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    client: DodoClient | None = None,
+) -> MCPServer[ToolContext]:
+    """The MCP server for these settings. Pass `client` to share one across servers or connections."""
+    dodo = client or DodoClient(settings, transport=transport)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[ToolContext]) -> AsyncIterator[ToolContext]:
+        # DodoClient is reference-counted: the SSE transport runs this once per
+        # connection, and every connection shares the one HTTP client.
+        async with dodo:
+            yield ToolContext(client=dodo)
+
+    return MCPServer(
+        SERVER_NAME,
+        title=SERVER_TITLE,
+        version=__version__,
+        instructions=instructions(settings),
+        website_url="https://github.com/dodo-mcp/dodo-mcp",
+        tools=build_tools(),
+        lifespan=lifespan,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    )

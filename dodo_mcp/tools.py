@@ -1,0 +1,193 @@
+"""The MCP tools: shape the inputs, call DodoClient, shape the results.
+
+Each tool reads its raw arguments from the request and validates them once
+with its model (see arguments.py), so unknown arguments are reported rather
+than dropped and every message is ours. Every failure comes back as an
+`isError` result whose text says what went wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from dodo_mcp.arguments import validate_arguments
+from dodo_mcp.client import DodoClient
+from dodo_mcp.errors import DodoError
+from dodo_mcp.models import (
+    MAX_EVENTS_PER_REQUEST,
+    MAX_PAGE_SIZE,
+    Event,
+    EventPage,
+    IngestEventsArguments,
+    IngestResult,
+    ListEventsArguments,
+    RetrieveEventArguments,
+)
+from dodo_mcp.schemas import portable_schema, simplify_schema
+
+logger = logging.getLogger(__name__)
+
+TOOL_RETRIEVE_EVENT = "retrieve_event"
+TOOL_LIST_EVENTS = "list_events"
+TOOL_INGEST_EVENTS = "ingest_events"
+
+
+@dataclass
+class ToolContext:
+    """What the tools share for the life of the server: the one DodoClient."""
+
+    client: DodoClient
+
+
+ToolFunction = Callable[[Context], Awaitable[CallToolResult]]
+
+
+def _answering_errors(fn: ToolFunction) -> ToolFunction:
+    """Turn every failure into an isError result the agent can act on."""
+
+    @functools.wraps(fn)
+    async def call(ctx: Context) -> CallToolResult:
+        try:
+            return await fn(ctx)
+        except DodoError as exc:
+            logger.info("%s failed: %s", fn.__name__, type(exc).__name__)
+            return error_result(str(exc))
+        except Exception:
+            # A bug of ours: the traceback goes to stderr, never to the agent.
+            logger.exception("%s crashed", fn.__name__)
+            return error_result(
+                f"dodo-mcp hit an internal error in {fn.__name__} (details are in the server's log on stderr). "
+                "The server is still running; try the call once more, and report the problem if it repeats."
+            )
+
+    return call
+
+
+def error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def success_result(model: BaseModel) -> CallToolResult:
+    """structuredContent plus a compact JSON copy of it for clients that read only text."""
+    data = model.model_dump(mode="json")
+    return CallToolResult(
+        content=[TextContent(type="text", text=to_json(data).decode())],
+        structured_content=data,
+    )
+
+
+def _raw_arguments(ctx: Context) -> dict[str, Any] | None:
+    params = ctx.request_context.params or {}
+    arguments = params.get("arguments")
+    return arguments if isinstance(arguments, dict) else None
+
+
+def _client(ctx: Context) -> DodoClient:
+    state = ctx.request_context.lifespan_context
+    assert isinstance(state, ToolContext)
+    return state.client
+
+
+@_answering_errors
+async def retrieve_event(ctx: Context) -> Annotated[CallToolResult, Event]:
+    arguments = validate_arguments(RetrieveEventArguments, _raw_arguments(ctx), tool=TOOL_RETRIEVE_EVENT)
+    event = await _client(ctx).retrieve_event(arguments.event_id)
+    return success_result(event)
+
+
+@_answering_errors
+async def list_events(ctx: Context) -> Annotated[CallToolResult, EventPage]:
+    query = validate_arguments(ListEventsArguments, _raw_arguments(ctx), tool=TOOL_LIST_EVENTS)
+    items = await _client(ctx).list_events(query)
+    # Dodo returns only items: a full page is the only sign that another may follow.
+    has_more = len(items) >= query.page_size
+    page = EventPage(
+        items=items,
+        page_number=query.page_number,
+        page_size=query.page_size,
+        has_more=has_more,
+        next_page_number=query.page_number + 1 if has_more else None,
+    )
+    return success_result(page)
+
+
+@_answering_errors
+async def ingest_events(ctx: Context) -> Annotated[CallToolResult, IngestResult]:
+    request = validate_arguments(IngestEventsArguments, _raw_arguments(ctx), tool=TOOL_INGEST_EVENTS)
+    ingested = await _client(ctx).ingest_events(request.events)
+    submitted = len(request.events)
+    return success_result(
+        IngestResult(submitted_count=submitted, ingested_count=ingested, ignored_count=max(submitted - ingested, 0))
+    )
+
+
+_RETRIEVE_DESCRIPTION = """\
+Fetch one usage event by its event_id: the id given when it was ingested.
+Event IDs are case-sensitive and must match exactly. Returns the event with its customer_id, \
+event_name, timestamp and complete metadata. Use it to confirm an event was recorded or to inspect \
+its metadata; use list_events to search when you don't know the id."""
+
+_LIST_DESCRIPTION = f"""\
+List usage events, newest first, filtered by customer_id, event_name, meter_id (applies the meter's \
+event_name and filter) and a start/end time range (RFC 3339). Pages are 0-based: page_size is 1 to \
+{MAX_PAGE_SIZE} (default 10) and page_number starts at 0. The result has items, has_more and \
+next_page_number: to see more, call again with page_number=next_page_number until it is null."""
+
+_INGEST_DESCRIPTION = f"""\
+Record usage events for usage-based billing (1 to {MAX_EVENTS_PER_REQUEST} per call). Each event \
+needs event_id, customer_id and event_name; metadata (at most 50 scalar key-value pairs) and timestamp \
+(RFC 3339, within the last hour and at most 5 minutes ahead; default now) are optional. event_id is \
+the idempotency key: Dodo ignores an event_id it already has, so retrying the same events is safe and \
+never double-counts. Use deterministic ids such as customer + action + time. event_ids must be unique \
+within one call. Every event is checked before anything is sent; if one is invalid, nothing is stored."""
+
+
+def build_tools() -> list[Tool]:
+    """The three tools, with schemas derived from the models and all four annotations set."""
+    specs: list[tuple[ToolFunction, str, str, str, type[BaseModel], ToolAnnotations]] = [
+        (
+            retrieve_event,
+            TOOL_RETRIEVE_EVENT,
+            "Retrieve a usage event",
+            _RETRIEVE_DESCRIPTION,
+            RetrieveEventArguments,
+            ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+        ),
+        (
+            list_events,
+            TOOL_LIST_EVENTS,
+            "List usage events",
+            _LIST_DESCRIPTION,
+            ListEventsArguments,
+            ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+        ),
+        (
+            ingest_events,
+            TOOL_INGEST_EVENTS,
+            "Ingest usage events",
+            _INGEST_DESCRIPTION,
+            IngestEventsArguments,
+            ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+        ),
+    ]
+    tools = []
+    for fn, name, title, description, arguments_model, annotations in specs:
+        annotations.title = title
+        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=annotations)
+        # The function takes only the context and validates the raw arguments itself;
+        # publish the arguments model's schema, made portable.
+        tool.parameters = portable_schema(arguments_model)
+        assert tool.fn_metadata.output_schema is not None
+        tool.fn_metadata.output_schema = simplify_schema(tool.fn_metadata.output_schema)
+        tools.append(tool)
+    return tools
