@@ -9,6 +9,7 @@ allowed, and lists every offending event by index and event_id.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -34,10 +35,8 @@ def validate_arguments(
     events = data.get("events")
     if isinstance(events, str):
         # Some clients send an array argument as a JSON string.
-        try:
+        with contextlib.suppress(ValueError):
             data["events"] = json.loads(events)
-        except ValueError:
-            pass
     problems: list[tuple[int | None, str]] = []
     validated: ModelT | None = None
     try:
@@ -75,7 +74,7 @@ def _listing(problems: list[tuple[int | None, str]]) -> list[str]:
 def _ranges(indexes: list[int]) -> str:
     spans: list[str] = []
     start = previous = indexes[0]
-    for index in indexes[1:] + [None]:  # type: ignore[list-item]
+    for index in [*indexes[1:], None]:  # type: ignore[list-item]
         if index is not None and index == previous + 1:
             previous = index
             continue
@@ -121,7 +120,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, An
     elif kind == "string_too_short":
         text = f"{where} must not be empty (omit it instead)" if len(loc) == 1 else f"{where} must not be empty"
     elif kind == "string_too_long":
-        text = f"{where} must be at most {ctx.get('max_length')} characters (got {len(value) if isinstance(value, str) else '?'})"
+        length = len(value) if isinstance(value, str) else "?"
+        text = f"{where} must be at most {ctx.get('max_length')} characters (got {length})"
     elif kind == "too_short":
         text = f"{where} must have at least {ctx.get('min_length')} item{'s' if ctx.get('min_length') != 1 else ''}"
     elif kind == "too_long":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -101,8 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dodo_mcp.server import build_server
 
     server = build_server(settings)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run("stdio")
-    except KeyboardInterrupt:
-        pass
     return EXIT_OK

@@ -15,12 +15,12 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
 import httpx2
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dodo_mcp import __version__
 from dodo_mcp.config import API_KEY_ENV, Settings
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = f"dodo-mcp/{__version__}"
 _EVENTS_BODY = TypeAdapter(list[EventInput])
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class DodoClient:
@@ -196,7 +197,7 @@ def event_path(event_id: str) -> str:
     return "/events/" + quote(event_id, safe="")
 
 
-def _parse(response: httpx2.Response, model: Any, what: str) -> Any:
+def _parse(response: httpx2.Response, model: type[ModelT], what: str) -> ModelT:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:

@@ -159,7 +159,10 @@ def api_error(
                 "match exactly; check the id, or find it with list_events."
             )
         elif meter_id is not None:
-            hint = f"No meter with meter_id {meter_id!r} exists in {environment}. Check the id, or call again without meter_id."
+            hint = (
+                f"No meter with meter_id {meter_id!r} exists in {environment}. "
+                "Check the id, or call again without meter_id."
+            )
         else:
             hint = f"Dodo has no such resource in {environment}. Check the ids in the call."
         return NotFoundError(status, code, detail, hint)

@@ -33,7 +33,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, draw: float) -> float:
         """Seconds to wait before retry `retry_number` (0-based), given a uniform draw in [0, 1)."""
-        delay = min(self.backoff_base_s * 2**retry_number, self.backoff_cap_s)
+        delay: float = min(self.backoff_base_s * 2.0**retry_number, self.backoff_cap_s)
         return delay * (1 - self.jitter * draw)
 
     def wait(self, retry_number: int, draw: float, headers: Mapping[str, str], now: datetime | None = None) -> float:

@@ -181,9 +181,9 @@ def build_tools() -> list[Tool]:
         ),
     ]
     tools = []
-    for fn, name, title, description, arguments_model, annotations in specs:
-        annotations.title = title
-        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=annotations)
+    for fn, name, title, description, arguments_model, hints in specs:
+        hints.title = title
+        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=hints)
         # The function takes only the context and validates the raw arguments itself;
         # publish the arguments model's schema, made portable.
         tool.parameters = portable_schema(arguments_model)
