@@ -1,0 +1,323 @@
+"""SQLite storage for the sandbox: events and meters, WAL mode, real transactions.
+
+Concurrency model: a file database gives every thread its own connection (the
+ASGI app runs store calls in worker threads); WAL lets readers proceed while one
+writer commits. Ingest takes the write lock up front with BEGIN IMMEDIATE, so a
+batch is all-or-nothing and `ingested_count` (rows actually inserted, counted
+inside the transaction) is exact even when concurrent batches share event_ids.
+Every read is a single SELECT, i.e. one snapshot: no reader sees half a batch.
+`:memory:` databases are per connection, so there one connection is shared
+under a lock.
+
+Order everywhere is newest first, ties broken by event_id ascending; the indexes
+are declared in exactly that order so SQLite walks them without sorting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dodo_mcp.meters import Meter, MeterFilter
+from dodo_mcp.sandbox.filters import evaluate
+
+APP_DIR_NAME = "dodo-mcp"
+DB_FILE_NAME = "sandbox.sqlite3"
+DEFAULT_BUSINESS_ID = "bus_sandbox"
+MEMORY = ":memory:"
+# How long a writer waits for another's transaction before giving up.
+BUSY_TIMEOUT_MS = 10_000
+# Rows fetched at a time while a meter filter is applied in Python.
+_FILTER_FETCH = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id    TEXT PRIMARY KEY NOT NULL,
+    business_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    event_name  TEXT NOT NULL,
+    ts          INTEGER NOT NULL,  -- microseconds since the Unix epoch, UTC: sorts and compares exactly
+    metadata    TEXT               -- JSON object, or NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (ts DESC, event_id);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, ts DESC, event_id);
+CREATE INDEX IF NOT EXISTS events_by_name ON events (event_name, ts DESC, event_id);
+CREATE TABLE IF NOT EXISTS meters (
+    id          TEXT PRIMARY KEY NOT NULL,
+    seq         INTEGER NOT NULL,  -- creation order, for a stable newest-first listing
+    archived    INTEGER NOT NULL DEFAULT 0,
+    body        TEXT NOT NULL      -- the Meter as JSON
+);
+"""
+
+
+def default_db_path() -> Path:
+    """Where the sandbox keeps its data when no path is given: the platform's user data directory."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / APP_DIR_NAME / DB_FILE_NAME
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact, unlike float seconds)."""
+    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def format_micros(micros: int) -> str:
+    """RFC 3339 in UTC with a Z; fractional seconds only when there are any."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{fraction:06d}Z" if fraction else f"{text}Z"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event row ready to insert: validated, timestamp resolved."""
+
+    event_id: str
+    customer_id: str
+    event_name: str
+    ts: int
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    customer_id: str | None = None
+    event_name: str | None = None
+    start: int | None = None  # inclusive, microseconds
+    end: int | None = None  # inclusive, microseconds
+    meter_filter: MeterFilter | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+class SandboxStore:
+    """The sandbox's events and meters in one SQLite database."""
+
+    def __init__(self, path: str | os.PathLike[str], *, business_id: str = DEFAULT_BUSINESS_ID) -> None:
+        self.path = str(path)
+        self.business_id = business_id
+        self._memory = self.path == MEMORY
+        if not self._memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.RLock()  # guards _connections, and every use of the shared :memory: connection
+        self._shared: sqlite3.Connection | None = None
+        with self._connection() as conn:
+            conn.executescript(_SCHEMA)
+
+    # Connections.
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; we say BEGIN when we mean it.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # Durable at checkpoints, not every commit: right for a local sandbox, and much faster.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._memory:
+            with self._lock:
+                if self._shared is None:
+                    self._shared = self._connect()
+                yield self._shared
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+            self._shared = None
+        self._local = threading.local()
+
+    def journal_mode(self) -> str:
+        with self._connection() as conn:
+            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    # Events.
+
+    def ingest(self, events: Sequence[StoredEvent]) -> int:
+        """Insert the events in one transaction, ignoring known event_ids. Returns how many were new."""
+        rows = [
+            (
+                e.event_id,
+                self.business_id,
+                e.customer_id,
+                e.event_name,
+                e.ts,
+                None if e.metadata is None else json.dumps(e.metadata, separators=(",", ":"), ensure_ascii=False),
+            )
+            for e in events
+        ]
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+                inserted = conn.total_changes - before
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return inserted
+
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else _event(row)
+
+    def event_sql(self, query: EventQuery) -> tuple[str, list[Any]]:
+        """The SELECT for a query, without paging (exposed so tests can EXPLAIN it)."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("customer_id", query.customer_id), ("event_name", query.event_name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.start is not None:
+            where.append("ts >= ?")
+            params.append(query.start)
+        if query.end is not None:
+            where.append("ts <= ?")
+            params.append(query.end)
+        sql = "SELECT * FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return sql + " ORDER BY ts DESC, event_id", params
+
+    def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
+        sql, params = self.event_sql(query)
+        with self._connection() as conn:
+            if query.meter_filter is None:
+                rows = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.limit, query.offset]).fetchall()
+                return [_event(row) for row in rows]
+            # The filter runs in Python (the one engine); one SELECT is one snapshot, read in chunks.
+            cursor = conn.execute(sql, params)
+            skip = query.offset
+            page: list[dict[str, Any]] = []
+            try:
+                while len(page) < query.limit:
+                    chunk = cursor.fetchmany(_FILTER_FETCH)
+                    if not chunk:
+                        break
+                    for row in chunk:
+                        metadata = None if row[5] is None else json.loads(row[5])
+                        if not evaluate(query.meter_filter, metadata):
+                            continue
+                        if skip:
+                            skip -= 1
+                            continue
+                        page.append(_event(row, metadata))
+                        if len(page) == query.limit:
+                            break
+            finally:
+                cursor.close()
+            return page
+
+    def count_events(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
+        """EXPLAIN QUERY PLAN details, one line per step."""
+        with self._connection() as conn:
+            return [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    # Meters.
+
+    def add_meter(self, meter: Meter) -> None:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM meters").fetchone()[0]
+                conn.execute(
+                    "INSERT INTO meters (id, seq, archived, body) VALUES (?, ?, 0, ?)",
+                    (meter.id, seq, meter.model_dump_json()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def get_meter(self, meter_id: str) -> tuple[Meter, bool] | None:
+        """The meter and whether it is archived, or None."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT body, archived FROM meters WHERE id = ?", (meter_id,)).fetchone()
+        return None if row is None else (Meter.model_validate_json(row[0]), bool(row[1]))
+
+    def list_meters(self, *, archived: bool, limit: int, offset: int) -> list[Meter]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT body FROM meters WHERE archived = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (int(archived), limit, offset),
+            ).fetchall()
+        return [Meter.model_validate_json(row[0]) for row in rows]
+
+    def set_meter_archived(self, meter_id: str, archived: bool, updated_at: str) -> bool:
+        """Archive or unarchive a meter. False when there is no such meter."""
+        found = self.get_meter(meter_id)
+        if found is None:
+            return False
+        body = found[0].model_copy(update={"updated_at": updated_at}).model_dump_json()
+        with self._connection() as conn:
+            conn.execute("UPDATE meters SET archived = ?, body = ? WHERE id = ?", (int(archived), body, meter_id))
+        return True
+
+    # Housekeeping.
+
+    def reset(self) -> None:
+        """Delete every event and meter."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM events")
+                conn.execute("DELETE FROM meters")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+
+def _event(row: Sequence[Any], metadata: Any = ...) -> dict[str, Any]:
+    event_id, business_id, customer_id, event_name, ts, raw = row
+    return {
+        "business_id": business_id,
+        "customer_id": customer_id,
+        "event_id": event_id,
+        "event_name": event_name,
+        "timestamp": format_micros(ts),
+        "metadata": (None if raw is None else json.loads(raw)) if metadata is ... else metadata,
+    }
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, business_id: str = DEFAULT_BUSINESS_ID) -> SandboxStore:
+    """Open (creating if needed) the sandbox database at `path`, the default location, or ":memory:"."""
+    return SandboxStore(default_db_path() if path is None else path, business_id=business_id)
