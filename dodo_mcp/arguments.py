@@ -118,7 +118,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, An
         owner = EventInput if index is not None and len(loc) == 3 else model
         text = f"{where} is not a known field; allowed: {', '.join(owner.model_fields)}"
     elif kind == "string_too_short":
-        text = f"{where} must not be empty (omit it instead)" if len(loc) == 1 else f"{where} must not be empty"
+        optional = len(loc) == 1 and loc[0] in model.model_fields and not model.model_fields[str(loc[0])].is_required()
+        text = f"{where} must not be empty" + (" (omit it instead)" if optional else "")
     elif kind == "string_too_long":
         length = len(value) if isinstance(value, str) else "?"
         text = f"{where} must be at most {ctx.get('max_length')} characters (got {length})"

@@ -221,7 +221,7 @@ def _preview(content: bytes, limit: int = 120) -> str:
 
 def _describe_transport_error(exc: httpx2.TransportError) -> str:
     text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {text.rstrip('.')}" if text else type(exc).__name__
 
 
 def _retry_hint(operation: str) -> str:

@@ -123,7 +123,8 @@ def read_error_body(body: bytes) -> tuple[str | None, str | None]:
 
 
 def _clean(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    # Upstream text reaches the agent: one line, no control characters, bounded.
+    text = " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
