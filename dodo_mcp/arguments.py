@@ -46,7 +46,7 @@ def validate_arguments(
     if isinstance(data.get("events"), list):
         problems.extend(_duplicate_event_ids(data["events"]))
     if problems or validated is None:
-        raise InvalidArgumentsError(_listing(problems), _fix_hint(tool))
+        raise InvalidArgumentsError(_listing(problems), _fix_hint(tool), total=len(problems))
     return validated
 
 
@@ -127,7 +127,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, An
         text = f"{where} must have at least {ctx.get('min_length')} item{'s' if ctx.get('min_length') != 1 else ''}"
     elif kind == "too_long":
         unit = "keys" if isinstance(value, dict) else "items"
-        text = f"{where} may have at most {ctx.get('max_length')} {unit} (got {ctx.get('actual_length')})"
+        got = len(value) if isinstance(value, dict | list) else ctx.get("actual_length")
+        text = f"{where} may have at most {ctx.get('max_length')} {unit} (got {got})"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bound = {
             "greater_than_equal": "at least",

@@ -42,12 +42,12 @@ class ConfigurationError(DodoError):
 class InvalidArgumentsError(DodoError):
     """The tool's arguments break a documented rule. Nothing was sent to Dodo."""
 
-    def __init__(self, problems: list[str], hint: str) -> None:
+    def __init__(self, problems: list[str], hint: str, total: int | None = None) -> None:
         self.problems = problems
         lines = "\n".join(f"- {problem}" for problem in problems)
-        super().__init__(
-            f"Invalid arguments ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}", hint
-        )
+        total = len(problems) if total is None else total
+        count = f"{total} problem{'s' if total != 1 else ''}"
+        super().__init__(f"Invalid arguments ({count}):\n{lines}", hint)
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.hint}"

@@ -111,8 +111,8 @@ Metadata = Annotated[
         ),
     ),
 ]
-PageSize = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=MAX_PAGE_SIZE)]
-PageNumber = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=MAX_PAGE_NUMBER)]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), BeforeValidator(_reject_bool)]
+PageNumber = Annotated[int, Field(ge=0, le=MAX_PAGE_NUMBER), BeforeValidator(_reject_bool)]
 
 
 class Event(BaseModel):

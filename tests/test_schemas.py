@@ -1,0 +1,124 @@
+"""The published tool schemas work in every major client, and say everything an agent needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_types import Tool
+from pydantic import SecretStr
+
+from dodo_mcp.config import Settings
+from dodo_mcp.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def list_tools() -> list[Tool]:
+    server = build_server(Settings(api_key=SecretStr("sk_test_schema")))
+    async with Client(server) as client:
+        return (await client.list_tools()).tools
+
+
+def walk(node: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{path}[{index}]")
+
+
+def properties(schema: dict[str, Any], path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property of every object in the schema, nested ones included."""
+    for name, prop in schema.get("properties", {}).items():
+        yield f"{path}.{name}", prop
+        yield from properties(prop, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from properties(schema["items"], f"{path}[]")
+
+
+async def test_three_tools_with_exact_names_titles_and_annotations() -> None:
+    tools = {tool.name: tool for tool in await list_tools()}
+    assert list(tools) == ["retrieve_event", "list_events", "ingest_events"]
+    hints = {
+        name: (
+            tool.title,
+            tool.annotations.title if tool.annotations else None,
+            tool.annotations.model_dump(exclude={"title"}) if tool.annotations else None,
+        )
+        for name, tool in tools.items()
+    }
+    read_only = {"read_only_hint": True, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": True}
+    assert hints == {
+        "retrieve_event": ("Retrieve a usage event", "Retrieve a usage event", read_only),
+        "list_events": ("List usage events", "List usage events", read_only),
+        "ingest_events": (
+            "Ingest usage events",
+            "Ingest usage events",
+            {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": True},
+        ),
+    }
+
+
+async def test_input_schemas_are_flat_and_portable() -> None:
+    tools = {tool.name: tool for tool in await list_tools()}
+    assert set(tools["retrieve_event"].input_schema["properties"]) == {"event_id"}
+    assert set(tools["list_events"].input_schema["properties"]) == {
+        "customer_id",
+        "event_name",
+        "meter_id",
+        "start",
+        "end",
+        "page_size",
+        "page_number",
+    }
+    assert set(tools["ingest_events"].input_schema["properties"]) == {"events"}
+    for tool in tools.values():
+        for schema in (tool.input_schema, tool.output_schema):
+            assert schema is not None
+            assert schema["type"] == "object"
+            assert not {"anyOf", "oneOf", "allOf", "$ref", "$defs"} & set(schema), tool.name
+            for path, node in walk(schema):
+                if isinstance(node, dict):
+                    assert "$ref" not in node and "$defs" not in node, (tool.name, path)
+        for path, prop in properties(tool.input_schema):
+            assert prop.get("description"), f"{tool.name}: {path} has no description"
+        for path, prop in properties(tool.output_schema or {}):
+            assert prop.get("description"), f"{tool.name} output: {path} has no description"
+
+
+async def test_schemas_carry_the_documented_limits() -> None:
+    tools = {tool.name: tool for tool in await list_tools()}
+    listing = tools["list_events"].input_schema["properties"]
+    assert (listing["page_size"]["minimum"], listing["page_size"]["maximum"], listing["page_size"]["default"]) == (
+        1,
+        100,
+        10,
+    )
+    assert (listing["page_number"]["minimum"], listing["page_number"]["default"]) == (0, 0)
+    assert listing["start"]["format"] == "date-time"
+    events = tools["ingest_events"].input_schema["properties"]["events"]
+    assert (events["minItems"], events["maxItems"]) == (1, 1000)
+    event = events["items"]
+    assert event["required"] == ["event_id", "customer_id", "event_name"]
+    assert event["additionalProperties"] is False
+    metadata = event["properties"]["metadata"]
+    assert metadata["type"] == ["object", "null"]
+    assert metadata["maxProperties"] == 50
+    assert metadata["propertyNames"] == {"maxLength": 100}
+    assert metadata["additionalProperties"] == {"type": ["string", "number", "boolean"]}
+
+
+async def test_instructions_name_environment_ingest_rules_and_paging() -> None:
+    server = build_server(Settings(api_key=SecretStr("sk"), environment="live_mode"))
+    async with Client(server, mode="legacy") as client:
+        text = client.instructions or ""
+        info = client.server_info
+    assert "Dodo Payments live_mode at https://live.dodopayments.com" in text
+    assert "idempotency" in text and "1 to 1000 events" in text
+    assert "page_number=next_page_number" in text
+    assert info is not None and (info.name, info.version) == ("dodo-mcp", "0.1.0")
