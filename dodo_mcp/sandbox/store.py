@@ -181,7 +181,11 @@ class SandboxStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 before = conn.total_changes
-                conn.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+                # Not INSERT OR IGNORE: that would also silently drop rows breaking NOT NULL.
+                # Only a known event_id is to be ignored.
+                conn.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING", rows
+                )
                 inserted = conn.total_changes - before
                 conn.execute("COMMIT")
             except BaseException:
