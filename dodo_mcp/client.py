@@ -182,9 +182,9 @@ class DodoClient:
             if wait >= left:
                 failure.hint = (
                     f"Not retried: the next try was due in {wait:.1f} s, past this call's "
-                    f"{self.settings.deadline_s:g} s deadline. Wait about {max(wait, 1):.0f} s and call again. "
-                    + _retry_hint(operation)
-                ).strip()
+                    f"{self.settings.deadline_s:g} s deadline. Wait about {max(wait, 1):.0f} s and call again."
+                    + (" " + _retry_hint(operation) if operation == "ingest_events" else "")
+                )
                 raise failure
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
