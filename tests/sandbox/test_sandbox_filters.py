@@ -198,7 +198,14 @@ def test_as_number(value: Any, number: float | None) -> None:
         assert type(as_number(value)) is type(number)
 
 
-EVENTS: list[dict[str, Any] | None] = [{"tokens": "150"}, {"tokens": 20}, {"other": 1}, None, {"tokens": "n/a"}, {"tokens": 2.5}]
+EVENTS: list[dict[str, Any] | None] = [
+    {"tokens": "150"},
+    {"tokens": 20},
+    {"other": 1},
+    None,
+    {"tokens": "n/a"},
+    {"tokens": 2.5},
+]
 
 
 @pytest.mark.parametrize(
