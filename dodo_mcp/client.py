@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -95,17 +96,32 @@ class DodoClient:
         )
         return _parse(response, ListEventsResponse, "a list of events").items
 
-    async def ingest_events(self, events: Sequence[EventInput]) -> int:
-        """Send one API-sized batch. Returns Dodo's ingested_count (new events only)."""
+    async def ingest_events(self, events: Sequence[EventInput], *, deadline_at: float | None = None) -> IngestOutcome:
+        """Send one API-sized batch. Dodo's ingested_count counts new events only."""
         body = b'{"events":' + _EVENTS_BODY.dump_json(list(events), exclude_none=True) + b"}"
-        response = await self.request(
+        response, attempts = await self._send(
             "POST",
             "/events/ingest",
             content=body,
             headers={"Content-Type": "application/json"},
             operation="ingest_events",
+            deadline_at=deadline_at,
         )
-        return _parse(response, IngestEventsResponse, "an ingest result").ingested_count
+        return IngestOutcome(_parse(response, IngestEventsResponse, "an ingest result").ingested_count, attempts)
+
+    def check_api_key(self) -> None:
+        """Raise ConfigurationError, naming the variable, when the server has no API key."""
+        if self.settings.api_key is None:
+            raise ConfigurationError(
+                f"The server has no Dodo API key: {API_KEY_ENV} is not set.",
+                f"Ask the user to set {API_KEY_ENV} in this MCP server's configuration (a {self.settings.environment} "
+                "key from the Dodo dashboard, Developer > API Keys), or to start the server with --sandbox to "
+                "try it without an account. Retrying will not help until then.",
+            )
+
+    def deadline_from_now(self) -> float:
+        """The absolute deadline for a call starting now, on this client's clock."""
+        return self._clock() + self.settings.deadline_s
 
     # The transport, deadline and retries.
 
@@ -121,22 +137,37 @@ class DodoClient:
         meter_id: str | None = None,
     ) -> httpx2.Response:
         """Send a request, retrying what is safe to retry, all within the per-call deadline."""
-        if self.settings.api_key is None:
-            raise ConfigurationError(
-                f"The server has no Dodo API key: {API_KEY_ENV} is not set.",
-                f"Ask the user to set {API_KEY_ENV} in this MCP server's configuration (a {self.settings.environment} "
-                "key from the Dodo dashboard, Developer > API Keys), or to start the server with --sandbox to "
-                "try it without an account. Retrying will not help until then.",
-            )
+        response, _ = await self._send(
+            method, path, operation=operation, params=params, content=content, headers=headers, meter_id=meter_id
+        )
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, str | int] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        meter_id: str | None = None,
+        deadline_at: float | None = None,
+    ) -> tuple[httpx2.Response, int]:
+        """`request`, also returning how many attempts it took. Failures carry `attempts` too."""
+        self.check_api_key()
+        assert self.settings.api_key is not None
         if self._http is None:
             raise RuntimeError("DodoClient used outside 'async with'")
         request_headers = {"Authorization": f"Bearer {self.settings.api_key.get_secret_value()}", **(headers or {})}
-        deadline_at = self._clock() + self.settings.deadline_s
+        if deadline_at is None:
+            deadline_at = self.deadline_from_now()
         retries = self.retry_policy.max_retries
         for attempt in range(retries + 1):
             remaining = deadline_at - self._clock()
             started = self._clock()
             failure: DodoError
+            wait_headers: Mapping[str, str] = {}
             try:
                 with anyio.fail_after(max(remaining, 0.001)):
                     response = await self._http.request(
@@ -149,6 +180,7 @@ class DodoClient:
                     _retry_hint(operation),
                 )
                 _log(method, path, None, started, self._clock(), attempt, "deadline")
+                failure.attempts = attempt + 1
                 raise failure from None
             except httpx2.TimeoutException as exc:
                 failure = DodoTimeout(f"The request to Dodo timed out ({type(exc).__name__}).", _retry_hint(operation))
@@ -162,7 +194,7 @@ class DodoClient:
             else:
                 _log(method, path, response.status_code, started, self._clock(), attempt, None)
                 if response.status_code < 400:
-                    return response
+                    return response, attempt + 1
                 failure = api_error(
                     response.status_code,
                     response.headers,
@@ -171,12 +203,12 @@ class DodoClient:
                     environment=self.settings.environment,
                     meter_id=meter_id,
                 )
-                if not is_retryable_status(response.status_code):
-                    raise failure
+                wait_headers = response.headers
+            failure.attempts = attempt + 1
+            if isinstance(failure, DodoAPIError) and not is_retryable_status(failure.status):
+                raise failure
             if attempt == retries:
                 raise failure
-            assert isinstance(failure, DodoError)
-            wait_headers = response.headers if isinstance(failure, DodoAPIError) else {}
             wait = self.retry_policy.wait(attempt, self._draw(), wait_headers)
             left = deadline_at - self._clock()
             if wait >= left:
@@ -188,6 +220,14 @@ class DodoClient:
                 raise failure
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """Dodo's answer to one ingest batch, and how many requests it took."""
+
+    ingested_count: int
+    attempts: int
 
 
 def event_path(event_id: str) -> str:

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from dodo_mcp.models import MAX_EVENTS_PER_REQUEST
+
 Environment = Literal["test_mode", "live_mode"]
 
 ENVIRONMENT_URLS: dict[str, str] = {
@@ -26,6 +28,9 @@ DEFAULT_DEADLINE_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_LOG_LEVEL = "INFO"
+# Dodo suggests batches of about 100; larger ones spend less of the 100 requests/minute rate limit.
+DEFAULT_INGEST_BATCH_SIZE = 500
+DEFAULT_INGEST_CONCURRENCY = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
@@ -34,6 +39,8 @@ BASE_URL_ENV = "DODO_PAYMENTS_BASE_URL"
 DEADLINE_ENV = "DODO_MCP_DEADLINE_SECONDS"
 MAX_RETRIES_ENV = "DODO_MCP_MAX_RETRIES"
 LOG_LEVEL_ENV = "DODO_MCP_LOG_LEVEL"
+INGEST_BATCH_SIZE_ENV = "DODO_MCP_INGEST_BATCH_SIZE"
+INGEST_CONCURRENCY_ENV = "DODO_MCP_INGEST_CONCURRENCY"
 
 
 class SettingsError(ValueError):
@@ -51,6 +58,8 @@ class Settings:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     max_retries: int = DEFAULT_MAX_RETRIES
     log_level: str = DEFAULT_LOG_LEVEL
+    ingest_batch_size: int = DEFAULT_INGEST_BATCH_SIZE
+    ingest_concurrency: int = DEFAULT_INGEST_CONCURRENCY
     # Set by the sandbox: the API is served in-process rather than over the network.
     sandbox: bool = field(default=False)
 
@@ -76,6 +85,8 @@ def settings_from_env(
     deadline_s: float | None = None,
     max_retries: int | None = None,
     log_level: str | None = None,
+    ingest_batch_size: int | None = None,
+    ingest_concurrency: int | None = None,
 ) -> Settings:
     """Build Settings from the environment; keyword arguments (from flags) win over it."""
     env = os.environ if environ is None else environ
@@ -101,6 +112,13 @@ def settings_from_env(
     if chosen_level not in LOG_LEVELS:
         raise SettingsError(f"the log level must be one of {', '.join(LOG_LEVELS)}, not {chosen_level!r}")
 
+    batch_size = ingest_batch_size or int(_number(env, INGEST_BATCH_SIZE_ENV, DEFAULT_INGEST_BATCH_SIZE))
+    if not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
+        raise SettingsError(f"the ingest batch size must be between 1 and {MAX_EVENTS_PER_REQUEST}, not {batch_size}")
+    concurrency = ingest_concurrency or int(_number(env, INGEST_CONCURRENCY_ENV, DEFAULT_INGEST_CONCURRENCY))
+    if not 1 <= concurrency <= 16:
+        raise SettingsError(f"the ingest concurrency must be between 1 and 16, not {concurrency}")
+
     return Settings(
         api_key=SecretStr(key) if key else None,
         environment=chosen_environment,  # type: ignore[arg-type]  # checked above
@@ -108,6 +126,8 @@ def settings_from_env(
         deadline_s=chosen_deadline,
         max_retries=chosen_retries,
         log_level=chosen_level,
+        ingest_batch_size=batch_size,
+        ingest_concurrency=concurrency,
     )
 
 

@@ -30,6 +30,8 @@ class DodoError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Requests made before giving up, when the error came from talking to Dodo.
+        self.attempts = 0
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()

@@ -26,6 +26,8 @@ from pydantic import (
 
 # Dodo's documented limits. Change them here and nowhere else.
 MAX_EVENTS_PER_REQUEST = 1000
+# What one ingest_events call accepts; it is split into API-sized batches.
+MAX_EVENTS_PER_CALL = 10_000
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 100
 MAX_METADATA_STRING_LENGTH = 500
@@ -280,8 +282,19 @@ class ListEventsArguments(ListEventsQuery):
     """Arguments of the list_events tool: Dodo's filters and an explicit 0-based page."""
 
 
-class IngestEventsArguments(IngestEventsRequest):
-    """Arguments of the ingest_events tool."""
+class IngestEventsArguments(BaseModel):
+    """Arguments of the ingest_events tool: up to MAX_EVENTS_PER_CALL events, sent in API-sized batches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventInput] = Field(
+        min_length=1,
+        max_length=MAX_EVENTS_PER_CALL,
+        description=(
+            f"The usage events to record, 1 to {MAX_EVENTS_PER_CALL}. More than {MAX_EVENTS_PER_REQUEST} are sent "
+            "to Dodo in batches; event_ids must be unique across the whole call."
+        ),
+    )
 
 
 class EventPage(BaseModel):
@@ -301,14 +314,31 @@ class EventPage(BaseModel):
     )
 
 
+class IngestBatch(BaseModel):
+    """The outcome of one request to POST /events/ingest."""
+
+    first_index: int = Field(description="Index in `events` of the batch's first event.")
+    event_count: int = Field(description="How many events the batch carried.")
+    confirmed: bool = Field(description="True when Dodo answered that it holds every event of the batch.")
+    ingested_count: int | None = Field(description="New events Dodo recorded from this batch (null if unconfirmed).")
+    ignored_count: int | None = Field(description="Events Dodo already had, by event_id (null if unconfirmed).")
+    attempts: int = Field(description="Requests made for this batch, retries included.")
+    error: str | None = Field(default=None, description="Why the batch is unconfirmed, and what to do.")
+
+
 class IngestResult(BaseModel):
     """What happened to the events sent to ingest_events."""
 
-    submitted_count: int = Field(description="How many events were sent to Dodo.")
+    submitted_count: int = Field(description="How many events the call carried.")
     ingested_count: int = Field(description="How many Dodo recorded as new events.")
     ignored_count: int = Field(
         description=(
-            "How many Dodo ignored because their event_id had already been ingested "
-            "(ingest is idempotent by event_id, so re-sending is safe)."
+            "How many Dodo ignored because it already had their event_id (ingest is idempotent by event_id). "
+            "After a retried batch this includes events its earlier, unanswered attempt had stored."
         )
     )
+    unconfirmed_count: int = Field(description="How many events are in batches Dodo never confirmed.")
+    unconfirmed_event_ids: list[str] = Field(
+        description="The event_ids of every unconfirmed event: re-send exactly these events; it is safe."
+    )
+    batches: list[IngestBatch] = Field(description="One entry per request to Dodo, in order.")

@@ -13,6 +13,7 @@ from dodo_mcp.client import DodoClient
 from dodo_mcp.config import Settings
 from dodo_mcp.models import (
     DEFAULT_PAGE_SIZE,
+    MAX_EVENTS_PER_CALL,
     MAX_EVENTS_PER_REQUEST,
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
@@ -31,7 +32,8 @@ def instructions(settings: Settings) -> str:
 dodo-mcp reads and records Dodo Payments usage events, the events that drive usage-based billing.
 Calls go to {settings.target}.
 
-Ingest rules (ingest_events): 1 to {MAX_EVENTS_PER_REQUEST} events per call. event_id is the idempotency \
+Ingest rules (ingest_events): 1 to {MAX_EVENTS_PER_CALL} events per call (sent in batches of at most \
+{MAX_EVENTS_PER_REQUEST}). event_id is the idempotency \
 key: an event_id Dodo already has is ignored, so re-sending the same events after an error is safe and \
 never double-counts; use deterministic ids (customer + action + time), unique within a call. timestamp \
 is RFC 3339 within the last hour and at most 5 minutes ahead (omit it for now). metadata holds at most \

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
@@ -24,10 +25,11 @@ from dodo_mcp.arguments import validate_arguments
 from dodo_mcp.client import DodoClient
 from dodo_mcp.errors import DodoError
 from dodo_mcp.models import (
-    MAX_EVENTS_PER_REQUEST,
+    MAX_EVENTS_PER_CALL,
     MAX_PAGE_SIZE,
     Event,
     EventPage,
+    IngestBatch,
     IngestEventsArguments,
     IngestResult,
     ListEventsArguments,
@@ -124,10 +126,81 @@ async def list_events(ctx: Context) -> Annotated[CallToolResult, EventPage]:
 @_answering_errors
 async def ingest_events(ctx: Context) -> Annotated[CallToolResult, IngestResult]:
     request = validate_arguments(IngestEventsArguments, _raw_arguments(ctx), tool=TOOL_INGEST_EVENTS)
-    ingested = await _client(ctx).ingest_events(request.events)
-    submitted = len(request.events)
-    return success_result(
-        IngestResult(submitted_count=submitted, ingested_count=ingested, ignored_count=max(submitted - ingested, 0))
+    client = _client(ctx)
+    client.check_api_key()
+    events = request.events
+    size = client.settings.ingest_batch_size
+    starts = range(0, len(events), size)
+    # One deadline for the whole call: every batch, retry and wait fits inside it.
+    deadline_at = client.deadline_from_now()
+    batches: dict[int, IngestBatch] = {}
+    failures: dict[int, DodoError] = {}
+    limiter = anyio.CapacityLimiter(client.settings.ingest_concurrency)
+
+    async def send(start: int) -> None:
+        chunk = events[start : start + size]
+        async with limiter:
+            try:
+                outcome = await client.ingest_events(chunk, deadline_at=deadline_at)
+            except DodoError as exc:
+                failures[start] = exc
+                batches[start] = IngestBatch(
+                    first_index=start,
+                    event_count=len(chunk),
+                    confirmed=False,
+                    ingested_count=None,
+                    ignored_count=None,
+                    attempts=exc.attempts,
+                    error=str(exc),
+                )
+            else:
+                ingested = min(outcome.ingested_count, len(chunk))
+                batches[start] = IngestBatch(
+                    first_index=start,
+                    event_count=len(chunk),
+                    confirmed=True,
+                    ingested_count=ingested,
+                    ignored_count=len(chunk) - ingested,
+                    attempts=outcome.attempts,
+                )
+        await ctx.report_progress(sum(b.event_count for b in batches.values()), len(events), "events sent")
+
+    async with anyio.create_task_group() as group:
+        for start in starts:
+            group.start_soon(send, start)
+
+    ordered = [batches[start] for start in starts]
+    unconfirmed = [
+        event.event_id
+        for b in ordered
+        if not b.confirmed
+        for event in events[b.first_index : b.first_index + b.event_count]
+    ]
+    result = IngestResult(
+        submitted_count=len(events),
+        ingested_count=sum(b.ingested_count or 0 for b in ordered),
+        ignored_count=sum(b.ignored_count or 0 for b in ordered),
+        unconfirmed_count=len(unconfirmed),
+        unconfirmed_event_ids=unconfirmed,
+        batches=ordered,
+    )
+    if not failures:
+        return success_result(result)
+    if len(ordered) == 1:
+        summary = str(failures[0])
+    else:
+        first = failures[min(failures)]
+        summary = (
+            f"{len(unconfirmed)} of {len(events)} events are unconfirmed: {len(failures)} of {len(ordered)} "
+            f"batches failed; the other {len(events) - len(unconfirmed)} were confirmed ({result.ingested_count} new, "
+            f"{result.ignored_count} already ingested). Re-send exactly the events whose ids are in "
+            "unconfirmed_event_ids with ingest_events; that is safe, Dodo ignores event_ids it already has. "
+            f"First failure: {first.message}"
+        )
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary + "\n" + to_json(result.model_dump(mode="json")).decode())],
+        structured_content=result.model_dump(mode="json"),
+        is_error=True,
     )
 
 
@@ -144,12 +217,14 @@ event_name and filter) and a start/end time range (RFC 3339). Pages are 0-based:
 next_page_number: to see more, call again with page_number=next_page_number until it is null."""
 
 _INGEST_DESCRIPTION = f"""\
-Record usage events for usage-based billing (1 to {MAX_EVENTS_PER_REQUEST} per call). Each event \
+Record usage events for usage-based billing (1 to {MAX_EVENTS_PER_CALL} per call). Each event \
 needs event_id, customer_id and event_name; metadata (at most 50 scalar key-value pairs) and timestamp \
 (RFC 3339, within the last hour and at most 5 minutes ahead; default now) are optional. event_id is \
 the idempotency key: Dodo ignores an event_id it already has, so retrying the same events is safe and \
 never double-counts. Use deterministic ids such as customer + action + time. event_ids must be unique \
-within one call. Every event is checked before anything is sent; if one is invalid, nothing is stored."""
+within one call. Every event is checked before anything is sent; if one is invalid, nothing is stored. \
+Large calls are sent in batches; if a batch fails, the result lists unconfirmed_event_ids: re-send \
+exactly those events."""
 
 
 def build_tools() -> list[Tool]:

@@ -99,3 +99,10 @@ def text_of(result: CallToolResult) -> str:
     block = result.content[0]
     assert block.type == "text"
     return block.text
+
+
+def counts(structured: dict[str, Any] | None) -> dict[str, int]:
+    """The headline numbers of an ingest_events result."""
+    assert structured is not None
+    keys = ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")
+    return {key: structured[key] for key in keys}

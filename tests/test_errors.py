@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
 import pytest
 
-from tests.conftest import server_env, stdio_session, text_of
+from tests.conftest import counts, server_env, stdio_session, text_of
 from tests.dodo_double import EVENT, DodoDouble, Reply
 
 pytestmark = pytest.mark.anyio
@@ -133,8 +134,17 @@ async def test_api_errors_become_actionable_tool_errors(dodo: DodoDouble) -> Non
             dodo.script(reply)
             result = await session.call(tool, arguments)
             assert result.is_error, (tool, reply)
-            assert result.structured_content is None
-            assert text_of(result) == expected.replace("{url}", dodo.url)
+            text = text_of(result)
+            if tool == "ingest_events":
+                # The same words, then the report naming exactly the unconfirmed events.
+                first, report = text.split("\n", 1)
+                assert first == expected.replace("{url}", dodo.url)
+                assert json.loads(report) == result.structured_content
+                assert result.structured_content is not None
+                assert result.structured_content["unconfirmed_event_ids"] == ["e1"]
+            else:
+                assert result.structured_content is None
+                assert text == expected.replace("{url}", dodo.url)
         # The server is still up and answers the next good call.
         after = await session.call("retrieve_event", {"event_id": "evt_1"})
     assert after.structured_content == EVENT
@@ -169,7 +179,12 @@ async def test_retries_recover_from_transient_failures(dodo: DodoDouble) -> None
     dodo.script(Reply(503, b""), Reply(429, {"code": "TOO_MANY_REQUESTS"}, {"retry-after-ms": "50"}))
     async with stdio_session(server_env(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": EVENTS})
-    assert result.structured_content == {"submitted_count": 1, "ingested_count": 1, "ignored_count": 0}
+    assert counts(result.structured_content) == {
+        "submitted_count": 1,
+        "ingested_count": 1,
+        "ignored_count": 0,
+        "unconfirmed_count": 0,
+    }
     assert [r.path for r in dodo.requests] == ["/events/ingest"] * 3
     assert len({r.body for r in dodo.requests}) == 1  # every try sent the identical batch
 

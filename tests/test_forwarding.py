@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dodo_mcp import __version__
-from tests.conftest import API_KEY, server_env, stdio_session, text_of
+from tests.conftest import API_KEY, counts, server_env, stdio_session, text_of
 from tests.dodo_double import EVENT, DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +121,24 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
     async with stdio_session(server_env(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
     assert not result.is_error, text_of(result)
-    assert result.structured_content == {"submitted_count": 3, "ingested_count": 3, "ignored_count": 0}
+    assert result.structured_content == {
+        "submitted_count": 3,
+        "ingested_count": 3,
+        "ignored_count": 0,
+        "unconfirmed_count": 0,
+        "unconfirmed_event_ids": [],
+        "batches": [
+            {
+                "first_index": 0,
+                "event_count": 3,
+                "confirmed": True,
+                "ingested_count": 3,
+                "ignored_count": 0,
+                "attempts": 1,
+                "error": None,
+            }
+        ],
+    }
     [request] = dodo.requests
     assert (request.method, request.path, request.query) == ("POST", "/events/ingest", [])
     assert request.headers["content-type"] == "application/json"
@@ -139,7 +156,12 @@ async def test_ingest_reports_ids_dodo_already_had(dodo: DodoDouble) -> None:
     events = [{"event_id": f"e{i}", "customer_id": "c", "event_name": "n"} for i in range(3)]
     async with stdio_session(server_env(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
-    assert result.structured_content == {"submitted_count": 3, "ingested_count": 1, "ignored_count": 2}
+    assert counts(result.structured_content) == {
+        "submitted_count": 3,
+        "ingested_count": 1,
+        "ignored_count": 2,
+        "unconfirmed_count": 0,
+    }
 
 
 async def test_stdio_protocol_eras_both_work(dodo: DodoDouble) -> None:
@@ -150,3 +172,66 @@ async def test_stdio_protocol_eras_both_work(dodo: DodoDouble) -> None:
             result = await session.call("list_events", {"page_size": 5})
             assert not result.is_error
     assert [r.query for r in dodo.requests] == [[("page_size", "5"), ("page_number", "0")]] * 2
+
+
+def batch_event(i: int) -> dict[str, str]:
+    return {"event_id": f"evt-{i:05d}", "customer_id": f"cus_{i % 7}", "event_name": "api_request"}
+
+
+async def test_large_ingests_go_in_batches_with_progress(dodo: DodoDouble) -> None:
+    events = [batch_event(i) for i in range(2345)]
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    env = server_env(dodo.url, DODO_MCP_INGEST_BATCH_SIZE="1000", DODO_MCP_INGEST_CONCURRENCY="2")
+    async with stdio_session(env) as session:
+        result = await session.client.call_tool("ingest_events", {"events": events}, progress_callback=on_progress)
+    assert not result.is_error
+    assert counts(result.structured_content) == {
+        "submitted_count": 2345,
+        "ingested_count": 2345,
+        "ignored_count": 0,
+        "unconfirmed_count": 0,
+    }
+    assert result.structured_content is not None
+    assert [(b["first_index"], b["event_count"]) for b in result.structured_content["batches"]] == [
+        (0, 1000),
+        (1000, 1000),
+        (2000, 345),
+    ]
+    sent = sorted((r.json()["events"] for r in dodo.requests), key=lambda chunk: chunk[0]["event_id"])
+    assert sent == [events[0:1000], events[1000:2000], events[2000:2345]]
+    assert (
+        sorted(p[0] for p in progress) == [345, 1345, 2345]
+        or sorted(p[0] for p in progress) == [1000, 1345, 2345]
+        or sorted(p[0] for p in progress) == [1000, 2000, 2345]
+    )
+    assert {(total, message) for _, total, message in progress} == {(2345, "events sent")}
+
+
+async def test_a_failed_batch_names_exactly_its_events(dodo: DodoDouble) -> None:
+    from tests.dodo_double import Reply
+
+    events = [batch_event(i) for i in range(25)]
+    dodo.script(Reply(body={"ingested_count": 10}), Reply(400, {"code": "INVALID_REQUEST_BODY", "message": "no"}))
+    env = server_env(dodo.url, DODO_MCP_INGEST_BATCH_SIZE="10", DODO_MCP_INGEST_CONCURRENCY="1")
+    async with stdio_session(env) as session:
+        result = await session.call("ingest_events", {"events": events})
+    assert result.is_error
+    report = result.structured_content
+    assert report is not None
+    assert counts(report) == {"submitted_count": 25, "ingested_count": 15, "ignored_count": 0, "unconfirmed_count": 10}
+    assert report["unconfirmed_event_ids"] == [e["event_id"] for e in events[10:20]]
+    assert [(b["first_index"], b["confirmed"], b["attempts"]) for b in report["batches"]] == [
+        (0, True, 1),
+        (10, False, 1),
+        (20, True, 1),
+    ]
+    first_line = text_of(result).split("\n")[0]
+    assert first_line == (
+        "10 of 25 events are unconfirmed: 1 of 3 batches failed; the other 15 were confirmed (15 new, 0 already "
+        "ingested). Re-send exactly the events whose ids are in unconfirmed_event_ids with ingest_events; that is "
+        "safe, Dodo ignores event_ids it already has. First failure: Dodo API error 400 INVALID_REQUEST_BODY: no."
+    )

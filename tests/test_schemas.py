@@ -102,7 +102,7 @@ async def test_schemas_carry_the_documented_limits() -> None:
     assert (listing["page_number"]["minimum"], listing["page_number"]["default"]) == (0, 0)
     assert listing["start"]["format"] == "date-time"
     events = tools["ingest_events"].input_schema["properties"]["events"]
-    assert (events["minItems"], events["maxItems"]) == (1, 1000)
+    assert (events["minItems"], events["maxItems"]) == (1, 10_000)
     event = events["items"]
     assert event["required"] == ["event_id", "customer_id", "event_name"]
     assert event["additionalProperties"] is False
@@ -119,6 +119,6 @@ async def test_instructions_name_environment_ingest_rules_and_paging() -> None:
         text = client.instructions or ""
         info = client.server_info
     assert "Dodo Payments live_mode at https://live.dodopayments.com" in text
-    assert "idempotency" in text and "1 to 1000 events" in text
+    assert "idempotency" in text and "1 to 10000 events per call (sent in batches of at most 1000)" in text
     assert "page_number=next_page_number" in text
     assert info is not None and (info.name, info.version) == ("dodo-mcp", "0.1.0")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.conftest import CAPTURED, server_env
+from tests.conftest import CAPTURED, counts, server_env
 from tests.dodo_double import DodoDouble
 
 INITIALIZE = {
@@ -91,7 +91,12 @@ def test_stdout_carries_only_json_rpc_even_under_a_hostile_locale(dodo_double: D
         "websiteUrl": "https://github.com/dodo-mcp/dodo-mcp",
     }
     assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == ["retrieve_event", "list_events", "ingest_events"]
-    assert by_id[3]["result"]["structuredContent"] == {"submitted_count": 1, "ingested_count": 1, "ignored_count": 0}
+    assert counts(by_id[3]["result"]["structuredContent"]) == {
+        "submitted_count": 1,
+        "ingested_count": 1,
+        "ignored_count": 0,
+        "unconfirmed_count": 0,
+    }
     assert by_id[4]["result"]["isError"] is False
     assert by_id[5]["result"]["isError"] is True
     assert "page_size must be an integer, not a string ('many')" in by_id[5]["result"]["content"][0]["text"]
