@@ -172,12 +172,13 @@ def _where(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
                 parts.append(f" (event_id {_show(item['event_id'])})")
             node = item
         else:
+            name = part if len(part) <= 60 else part[:59] + "…"
             if position == 0:
-                parts.append(part)
+                parts.append(name)
             elif isinstance(node, dict) and parts and parts[-1] != "" and position >= 3:
                 parts.append(f"[{_show(part)}]")
             else:
-                parts.append(f".{part}")
+                parts.append(f".{name}")
             node = node.get(part) if isinstance(node, dict) else None
     return "".join(parts)
 

@@ -35,6 +35,9 @@ MAX_TIMESTAMP_AGE = timedelta(hours=1)
 MAX_TIMESTAMP_LEAD = timedelta(minutes=5)
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+# Not a documented Dodo limit but ours: an id must fit in a URL (percent-encoded, up to 12 bytes a
+# character) to be retrievable, and no sensible deterministic id comes near it.
+MAX_ID_LENGTH = 512
 # The spec types page_number as int32; a larger number is an agent's mistake.
 MAX_PAGE_NUMBER = 2**31 - 1
 
@@ -95,7 +98,7 @@ def _metadata_value(value: Any) -> str | int | float | bool:
     raise ValueError(f"values must be a string, integer, number or boolean, not {kind}")
 
 
-Identifier = Annotated[str, Field(min_length=1), AfterValidator(_check_identifier)]
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_check_identifier)]
 Timestamp = Annotated[str, AfterValidator(_check_rfc3339), Field(json_schema_extra={"format": "date-time"})]
 MetadataValue = Annotated[
     Union[str, int, float, bool],  # noqa: UP007 - pydantic needs the runtime Union on 3.10
