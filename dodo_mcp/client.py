@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import anyio
 import httpx2
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from dodo_mcp import __version__
 from dodo_mcp.config import API_KEY_ENV, Settings
@@ -86,17 +86,24 @@ class DodoClient:
 
     # The three operations.
 
-    async def retrieve_event(self, event_id: str) -> Event:
-        response = await self.request("GET", event_path(event_id), operation="retrieve_event")
+    async def retrieve_event(self, event_id: str, *, api_key: SecretStr | None = None) -> Event:
+        response = await self.request("GET", event_path(event_id), operation="retrieve_event", api_key=api_key)
         return _parse(response, Event, "an Event")
 
-    async def list_events(self, query: ListEventsQuery) -> list[Event]:
+    async def list_events(self, query: ListEventsQuery, *, api_key: SecretStr | None = None) -> list[Event]:
         response = await self.request(
-            "GET", "/events", params=query.to_params(), operation="list_events", meter_id=query.meter_id
+            "GET",
+            "/events",
+            params=query.to_params(),
+            operation="list_events",
+            meter_id=query.meter_id,
+            api_key=api_key,
         )
         return _parse(response, ListEventsResponse, "a list of events").items
 
-    async def ingest_events(self, events: Sequence[EventInput], *, deadline_at: float | None = None) -> IngestOutcome:
+    async def ingest_events(
+        self, events: Sequence[EventInput], *, deadline_at: float | None = None, api_key: SecretStr | None = None
+    ) -> IngestOutcome:
         """Send one API-sized batch. Dodo's ingested_count counts new events only."""
         body = b'{"events":' + _EVENTS_BODY.dump_json(list(events), exclude_none=True) + b"}"
         response, attempts = await self._send(
@@ -106,11 +113,14 @@ class DodoClient:
             headers={"Content-Type": "application/json"},
             operation="ingest_events",
             deadline_at=deadline_at,
+            api_key=api_key,
         )
         return IngestOutcome(_parse(response, IngestEventsResponse, "an ingest result").ingested_count, attempts)
 
-    def check_api_key(self) -> None:
-        """Raise ConfigurationError, naming the variable, when the server has no API key."""
+    def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
+        """The key to use (a per-request key wins), or ConfigurationError naming the variable."""
+        if api_key is not None:
+            return api_key
         if self.settings.api_key is None:
             raise ConfigurationError(
                 f"The server has no Dodo API key: {API_KEY_ENV} is not set.",
@@ -118,6 +128,7 @@ class DodoClient:
                 "key from the Dodo dashboard, Developer > API Keys), or to start the server with --sandbox to "
                 "try it without an account. Retrying will not help until then.",
             )
+        return self.settings.api_key
 
     def deadline_from_now(self) -> float:
         """The absolute deadline for a call starting now, on this client's clock."""
@@ -135,10 +146,18 @@ class DodoClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         meter_id: str | None = None,
+        api_key: SecretStr | None = None,
     ) -> httpx2.Response:
         """Send a request, retrying what is safe to retry, all within the per-call deadline."""
         response, _ = await self._send(
-            method, path, operation=operation, params=params, content=content, headers=headers, meter_id=meter_id
+            method,
+            path,
+            operation=operation,
+            params=params,
+            content=content,
+            headers=headers,
+            meter_id=meter_id,
+            api_key=api_key,
         )
         return response
 
@@ -153,13 +172,13 @@ class DodoClient:
         headers: Mapping[str, str] | None = None,
         meter_id: str | None = None,
         deadline_at: float | None = None,
+        api_key: SecretStr | None = None,
     ) -> tuple[httpx2.Response, int]:
         """`request`, also returning how many attempts it took. Failures carry `attempts` too."""
-        self.check_api_key()
-        assert self.settings.api_key is not None
+        key = self.check_api_key(api_key)
         if self._http is None:
             raise RuntimeError("DodoClient used outside 'async with'")
-        request_headers = {"Authorization": f"Bearer {self.settings.api_key.get_secret_value()}", **(headers or {})}
+        request_headers = {"Authorization": f"Bearer {key.get_secret_value()}", **(headers or {})}
         if deadline_at is None:
             deadline_at = self.deadline_from_now()
         retries = self.retry_policy.max_retries

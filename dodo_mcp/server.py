@@ -52,6 +52,7 @@ def build_server(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     client: DodoClient | None = None,
+    per_client_api_key: bool = False,
 ) -> MCPServer[ToolContext]:
     """The MCP server for these settings. Pass `client` to share one across servers or connections."""
     dodo = client or DodoClient(settings, transport=transport)
@@ -61,7 +62,7 @@ def build_server(
         # DodoClient is reference-counted: the SSE transport runs this once per
         # connection, and every connection shares the one HTTP client.
         async with dodo:
-            yield ToolContext(client=dodo)
+            yield ToolContext(client=dodo, per_client_api_key=per_client_api_key)
 
     return MCPServer(
         SERVER_NAME,

@@ -18,7 +18,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic_core import to_json
 
 from dodo_mcp.arguments import validate_arguments
@@ -44,11 +44,16 @@ TOOL_LIST_EVENTS = "list_events"
 TOOL_INGEST_EVENTS = "ingest_events"
 
 
+# The header a client may send its own Dodo key in, when the operator opted in (--per-client-api-key).
+PER_CLIENT_KEY_HEADER = "x-dodo-payments-api-key"
+
+
 @dataclass
 class ToolContext:
-    """What the tools share for the life of the server: the one DodoClient."""
+    """What the tools share for the life of the server: the one DodoClient, and the key policy."""
 
     client: DodoClient
+    per_client_api_key: bool = False
 
 
 ToolFunction = Callable[[Context], Awaitable[CallToolResult]]
@@ -100,17 +105,28 @@ def _client(ctx: Context) -> DodoClient:
     return state.client
 
 
+def _request_api_key(ctx: Context) -> SecretStr | None:
+    """The calling client's own Dodo key, only when the operator opted in; used for this request only."""
+    state = ctx.request_context.lifespan_context
+    if not (isinstance(state, ToolContext) and state.per_client_api_key):
+        return None
+    request = ctx.request_context.request
+    headers = getattr(request, "headers", None)
+    value = headers.get(PER_CLIENT_KEY_HEADER) if headers is not None else None
+    return SecretStr(value.strip()) if value and value.strip() else None
+
+
 @_answering_errors
 async def retrieve_event(ctx: Context) -> Annotated[CallToolResult, Event]:
     arguments = validate_arguments(RetrieveEventArguments, _raw_arguments(ctx), tool=TOOL_RETRIEVE_EVENT)
-    event = await _client(ctx).retrieve_event(arguments.event_id)
+    event = await _client(ctx).retrieve_event(arguments.event_id, api_key=_request_api_key(ctx))
     return success_result(event)
 
 
 @_answering_errors
 async def list_events(ctx: Context) -> Annotated[CallToolResult, EventPage]:
     query = validate_arguments(ListEventsArguments, _raw_arguments(ctx), tool=TOOL_LIST_EVENTS)
-    items = await _client(ctx).list_events(query)
+    items = await _client(ctx).list_events(query, api_key=_request_api_key(ctx))
     # Dodo returns only items: a full page is the only sign that another may follow.
     has_more = len(items) >= query.page_size
     page = EventPage(
@@ -127,7 +143,7 @@ async def list_events(ctx: Context) -> Annotated[CallToolResult, EventPage]:
 async def ingest_events(ctx: Context) -> Annotated[CallToolResult, IngestResult]:
     request = validate_arguments(IngestEventsArguments, _raw_arguments(ctx), tool=TOOL_INGEST_EVENTS)
     client = _client(ctx)
-    client.check_api_key()
+    api_key = client.check_api_key(_request_api_key(ctx))
     events = request.events
     size = client.settings.ingest_batch_size
     starts = range(0, len(events), size)
@@ -141,7 +157,7 @@ async def ingest_events(ctx: Context) -> Annotated[CallToolResult, IngestResult]
         chunk = events[start : start + size]
         async with limiter:
             try:
-                outcome = await client.ingest_events(chunk, deadline_at=deadline_at)
+                outcome = await client.ingest_events(chunk, deadline_at=deadline_at, api_key=api_key)
             except DodoError as exc:
                 failures[start] = exc
                 batches[start] = IngestBatch(

@@ -1,0 +1,235 @@
+"""Serve MCP over SSE or Streamable HTTP, secure by default.
+
+Imported only for the HTTP transports, so a stdio start never loads it. What it adds
+around the SDK's own apps:
+
+- bearer-token auth on every route but /healthz, compared in constant time;
+- DNS-rebinding protection (Host and Origin allowlists) on every bind, not only loopback;
+- a request-body limit answered with 413;
+- a refusal to listen beyond loopback without a token;
+- one shared DodoClient for the whole process (the SSE lifespan runs per connection);
+- graceful shutdown: on SIGTERM/SIGINT, stop accepting, let in-flight calls finish, exit 0.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dodo_mcp.client import DodoClient
+from dodo_mcp.tools import ToolContext
+
+logger = logging.getLogger(__name__)
+
+Transport = Literal["sse", "streamable-http"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_GRACE_S = 20.0
+STREAMABLE_HTTP_PATH = "/mcp"
+SSE_PATH = "/sse"
+SSE_MESSAGES_PATH = "/messages/"
+HEALTH_PATH = "/healthz"
+AUTH_TOKEN_ENV = "DODO_MCP_AUTH_TOKEN"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class StartupError(RuntimeError):
+    """The HTTP server cannot start; the text is the one-line reason shown to the operator."""
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How the MCP server is exposed over HTTP."""
+
+    transport: Transport
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    auth_token: str | None = None
+    stateless: bool = False
+    allowed_hosts: Sequence[str] = field(default_factory=tuple)
+    allowed_origins: Sequence[str] = field(default_factory=tuple)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    grace_s: float = DEFAULT_GRACE_S
+    per_client_api_key: bool = False
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_settings(settings: HttpSettings) -> None:
+    """Refuse unsafe or impossible settings with a one-line reason."""
+    if not settings.loopback and not settings.auth_token:
+        raise StartupError(
+            f"refusing to serve on {settings.host} without authentication: set {AUTH_TOKEN_ENV} or pass "
+            "--auth-token-file FILE with a long random secret (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or bind to 127.0.0.1"
+        )
+    if settings.auth_token is not None and len(settings.auth_token) < 16:
+        raise StartupError("the auth token is too short: use at least 16 random characters")
+    if settings.per_client_api_key and not settings.auth_token:
+        raise StartupError(f"--per-client-api-key needs an auth token too: set {AUTH_TOKEN_ENV} or --auth-token-file")
+
+
+def security_settings(settings: HttpSettings) -> TransportSecuritySettings:
+    """Host and Origin allowlists: loopback names, the bind address, and what the operator added."""
+    hosts = [f"{name}:*" for name in _LOOPBACK_NAMES]
+    origins = [f"http://{name}:*" for name in _LOOPBACK_NAMES]
+    if not settings.loopback and settings.host not in ("0.0.0.0", "::"):
+        bound = f"[{settings.host}]" if ":" in settings.host else settings.host
+        hosts.append(f"{bound}:*")
+        origins.append(f"http://{bound}:*")
+    hosts.extend(settings.allowed_hosts)
+    origins.extend(settings.allowed_origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+class BearerAuth:
+    """Require `Authorization: Bearer <token>` on every HTTP request except the health check."""
+
+    def __init__(self, app: ASGIApp, token: str | None, open_paths: Sequence[str] = (HEALTH_PATH,)) -> None:
+        self.app = app
+        self._token = token.encode() if token else None
+        self._open = tuple(open_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._token is None or scope["path"] in self._open:
+            await self.app(scope, receive, send)
+            return
+        presented = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                presented = value[7:].strip()
+        if not hmac.compare_digest(presented, self._token):
+            error = "invalid_token" if presented else "invalid_request"
+            body = json.dumps({"error": error, "error_description": "a valid bearer token is required"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"www-authenticate", f'Bearer realm="dodo-mcp", error="{error}"'.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Answer 413 to any request whose body is, or turns out to be, larger than the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await JSONResponse({"error": "request body too large"}, status_code=413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(server: MCPServer[ToolContext], settings: HttpSettings) -> ASGIApp:
+    """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
+
+    async def healthz(request: Request) -> Response:
+        # Says only that the process answers: nothing about its configuration.
+        return JSONResponse({"status": "ok"})
+
+    server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+
+    security = security_settings(settings)
+    if settings.transport == "streamable-http":
+        app: ASGIApp = server.streamable_http_app(
+            streamable_http_path=STREAMABLE_HTTP_PATH,
+            stateless_http=settings.stateless,
+            max_request_body_size=settings.max_body_bytes,
+            transport_security=security,
+            host=settings.host,
+        )
+    else:
+        app = server.sse_app(
+            sse_path=SSE_PATH,
+            message_path=SSE_MESSAGES_PATH,
+            max_request_body_size=settings.max_body_bytes,
+            transport_security=security,
+            host=settings.host,
+        )
+    return BodyLimit(BearerAuth(app, settings.auth_token), settings.max_body_bytes)
+
+
+def bind(settings: HttpSettings) -> socket.socket:
+    """Bind before serving, so a busy port is a one-line error rather than a traceback."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host.strip("[]"), settings.port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason.lower()}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(server: MCPServer[ToolContext], client: DodoClient, settings: HttpSettings) -> None:
+    """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period."""
+    import uvicorn
+
+    check_settings(settings)
+    sock = bind(settings)
+    app = build_app(server, settings)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.grace_s),
+        server_header=False,
+    )
+    where = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"
+    path = STREAMABLE_HTTP_PATH if settings.transport == "streamable-http" else SSE_PATH
+    logger.info(
+        "serving MCP over %s at %s%s (%s, auth %s)",
+        settings.transport,
+        where,
+        path,
+        "stateless" if settings.stateless else "stateful" if settings.transport == "streamable-http" else "SSE",
+        "on" if settings.auth_token else "off: loopback only",
+    )
+    # The process holds the client for its whole life; per-connection lifespans only share it.
+    async with client:
+        await uvicorn.Server(config).serve(sockets=[sock])
+    sock.close()
