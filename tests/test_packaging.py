@@ -20,7 +20,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from dodo_mcp import __version__
 from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_ENVIRONMENT, ENVIRONMENT_ENV, Settings
 from dodo_mcp.server import SERVER_NAME, build_server
-from tests.conftest import API_KEY, CAPTURED, text_of
+from tests.conftest import API_KEY, CAPTURED, server_env, text_of
 from tests.mcpb_host import resolve_mcp_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,8 +171,6 @@ async def test_bundle_entry_point_reaches_the_configured_base_url_when_switched_
 
 
 def _base_env() -> dict[str, str]:
-    from tests.conftest import server_env
-
     env = server_env()
     env.pop(API_KEY_ENV)
     return env
