@@ -1,0 +1,187 @@
+"""A lean stdio transport for MCPServer: the SDK's own server loop, without worker threads.
+
+The SDK's `stdio_server` wraps stdin and stdout with `anyio.wrap_file`, so every line read and
+every write and flush is handed to a worker thread and back. Here the event loop waits for the
+descriptors to be ready and calls `os.read`/`os.write` itself; messages are parsed and
+serialised exactly as the SDK does (`jsonrpc_message_adapter`, `model_dump_json(by_alias=True,
+exclude_unset=True)`) and fed to `MCPServer._lowlevel_server.run`, so the protocol, sessions and
+handlers are the SDK's, unchanged.
+
+Unlike the SDK's transport, requests read before stdin closes are answered before serving ends
+(`dodo-mcp < requests.jsonl` works), for up to DRAIN_TIMEOUT_S.
+
+Like the SDK, while serving it points fd 0 at the null device and fd 1 at stderr, so a stray
+`print` or a child process cannot corrupt the wire; both are restored on exit. POSIX only:
+`run_stdio` falls back to the SDK's transport on Windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import stat
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse, jsonrpc_message_adapter
+
+READ_CHUNK = 1 << 16
+# At end of input, how long requests already read may still take to be answered before serving ends.
+DRAIN_TIMEOUT_S = 60.0
+# A pipe that polls writable has room for at least this much: a write this size never blocks.
+WRITE_CHUNK = getattr(select, "PIPE_BUF", 512)
+
+
+def run_stdio(server: MCPServer[Any]) -> None:
+    """Serve `server` over this process's stdin and stdout until stdin closes (`MCPServer.run("stdio")`)."""
+    if sys.platform == "win32":  # pragma: no cover
+        server.run("stdio")
+        return
+    anyio.run(serve_stdio, server)
+
+
+async def serve_stdio(server: MCPServer[Any], *, fds: tuple[int, int] | None = None) -> None:
+    """Serve over `fds` (read fd, write fd), or over the claimed stdin and stdout when None."""
+    with contextlib.ExitStack() as stack:
+        read_fd, write_fd = fds if fds is not None else stack.enter_context(claimed_stdio())
+        lowlevel = server._lowlevel_server
+        incoming_send, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        outgoing, outgoing_receive = anyio.create_memory_object_stream[SessionMessage](0)
+        unanswered = Unanswered()
+        async with anyio.create_task_group() as group:
+            group.start_soon(write_messages, write_fd, outgoing_receive, unanswered)
+            reading = anyio.CancelScope()
+
+            async def read() -> None:
+                with reading:
+                    await read_messages(read_fd, incoming_send, unanswered)
+
+            group.start_soon(read)
+            try:
+                await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())
+            finally:
+                reading.cancel()
+                # The writer sends what is queued, then ends.
+                outgoing.close()
+
+
+class Unanswered:
+    """The ids of requests read and not yet answered, so that end of input can wait for their answers."""
+
+    def __init__(self) -> None:
+        self.ids: set[str | int] = set()
+        self.settled = anyio.Event()
+
+    def read(self, message: object) -> None:
+        if isinstance(message, JSONRPCRequest):
+            self.ids.add(message.id)
+
+    def written(self, message: object) -> None:
+        if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+            self.ids.discard(message.id)
+            if not self.ids:
+                self.settled.set()
+                self.settled = anyio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            while self.ids:
+                await self.settled.wait()
+
+
+async def read_messages(
+    fd: int, sink: MemoryObjectSendStream[SessionMessage | Exception], unanswered: Unanswered | None = None
+) -> None:
+    """Parse newline-delimited JSON-RPC from `fd` into `sink` until end of file (and the answers to what
+    was read, when `unanswered` tracks them), then close `sink`."""
+    tracked = unanswered if unanswered is not None else Unanswered()
+    pollable = not stat.S_ISREG(os.fstat(fd).st_mode)  # epoll refuses regular files; they never block
+    pending: list[bytes] = []
+    async with sink:
+        while True:
+            if pollable:
+                await anyio.wait_readable(fd)
+            chunk = os.read(fd, READ_CHUNK)
+            if not chunk:
+                break
+            if b"\n" not in chunk:
+                pending.append(chunk)
+                continue
+            pending.append(chunk)
+            *lines, rest = b"".join(pending).split(b"\n")
+            pending = [rest] if rest else []
+            for line in lines:
+                await _deliver(line, sink, tracked)
+        if pending:
+            await _deliver(b"".join(pending), sink, tracked)
+        if unanswered is not None:
+            await unanswered.wait(DRAIN_TIMEOUT_S)
+
+
+async def _deliver(
+    line: bytes, sink: MemoryObjectSendStream[SessionMessage | Exception], unanswered: Unanswered
+) -> None:
+    if not line.strip():
+        return
+    try:
+        # Decoded with errors="replace", as the SDK's transport does.
+        message = jsonrpc_message_adapter.validate_json(line.decode("utf-8", "replace"), by_name=False)
+    except Exception as exc:
+        await sink.send(exc)
+        return
+    unanswered.read(message)
+    await sink.send(SessionMessage(message))
+
+
+async def write_messages(
+    fd: int, source: MemoryObjectReceiveStream[SessionMessage], unanswered: Unanswered | None = None
+) -> None:
+    """Write each message as one JSON line, without blocking the event loop on a full pipe."""
+    pollable = not stat.S_ISREG(os.fstat(fd).st_mode)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    async with source:
+        async for session_message in source:
+            text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+            data = memoryview(text.encode() + b"\n")
+            while data:
+                if not pollable:
+                    written = os.write(fd, data)
+                else:
+                    if not poller.poll(0):
+                        await anyio.wait_writable(fd)
+                    written = os.write(fd, data[:WRITE_CHUNK])
+                data = data[written:]
+            if unanswered is not None:
+                unanswered.written(session_message.message)
+
+
+@contextlib.contextmanager
+def claimed_stdio() -> Iterator[tuple[int, int]]:
+    """Private duplicates of fds 0 and 1 for the wire; fd 0 reads the null device and fd 1 goes to stderr."""
+    import fcntl
+
+    sys.stdout.flush()
+    read_fd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    write_fd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+        os.dup2(2, 1)
+    finally:
+        os.close(null)
+    try:
+        yield read_fd, write_fd
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdout.flush()
+        os.dup2(read_fd, 0)
+        os.dup2(write_fd, 1)
+        os.close(read_fd)
+        os.close(write_fd)
