@@ -151,14 +151,10 @@ def initialize_params() -> dict[str, Any]:
 class Sandbox:
     """`dodo-mcp sandbox serve --port 0` in its own process, on 127.0.0.1, with a throwaway database."""
 
-    def __init__(self, *, shipped: bool = False) -> None:
-        """shipped: `dodo-mcp sandbox serve` itself; else bench/sandbox_server.py (the same app, TCP_NODELAY)."""
+    def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="dodo-bench-")
         db = Path(self._tmp.name) / "bench.sqlite3"
-        if shipped:
-            argv = [DODO_MCP, "sandbox", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
-        else:
-            argv = [PYTHON, str(BENCH / "sandbox_server.py"), "--db", str(db)]
+        argv = [DODO_MCP, "sandbox", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
         self.process = subprocess.Popen(argv, stderr=subprocess.PIPE, cwd=ROOT)
         assert self.process.stderr is not None
         started = time.monotonic()
