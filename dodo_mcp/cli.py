@@ -1,11 +1,14 @@
 """The `dodo-mcp` command: parse flags, set up logging on stderr, run a transport.
 
     dodo-mcp                       the MCP server over stdio, against Dodo
+    dodo-mcp --transport streamable-http|sse
+                                   the same server over the network (see http_transport.py)
     dodo-mcp --sandbox             the same server and tools, against the embedded local sandbox
+    dodo-mcp demo                  a real MCP client driving every tool against a throwaway sandbox
     dodo-mcp sandbox serve         the sandbox alone, as an HTTP server (uvicorn)
     dodo-mcp sandbox reset         delete every event and meter in the sandbox database
 
-The sandbox (and with it sqlite3) is imported only in the modes that use it.
+The sandbox (and with it sqlite3) and the HTTP serving stack are imported only in the modes that use them.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ import contextlib
 import dataclasses
 import logging
 import os
-import socket
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -28,21 +30,43 @@ from dodo_mcp.config import (
     BASE_URL_ENV,
     DEADLINE_ENV,
     DEFAULT_DEADLINE_S,
+    DEFAULT_INGEST_BATCH_SIZE,
+    DEFAULT_INGEST_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     ENVIRONMENT_ENV,
+    INGEST_BATCH_SIZE_ENV,
+    INGEST_CONCURRENCY_ENV,
     LOG_LEVEL_ENV,
     LOG_LEVELS,
     MAX_RETRIES_ENV,
+    PER_CLIENT_KEY_HEADER,
     Settings,
     SettingsError,
     settings_from_env,
 )
+from dodo_mcp.logs import configure_logging
 
 if TYPE_CHECKING:
+    from dodo_mcp.http_transport import HttpSettings
     from dodo_mcp.sandbox import SandboxStore
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+# sysexits' EX_UNAVAILABLE: the address could not be bound.
+EXIT_UNAVAILABLE = 69
+
+TRANSPORTS = ("stdio", "sse", "streamable-http")
+TRANSPORT_ENV = "DODO_MCP_TRANSPORT"
+HOST_ENV = "DODO_MCP_HOST"
+PORT_ENV = "DODO_MCP_PORT"
+STATELESS_ENV = "DODO_MCP_STATELESS"
+AUTH_TOKEN_ENV = "DODO_MCP_AUTH_TOKEN"
+AUTH_TOKEN_FILE_ENV = "DODO_MCP_AUTH_TOKEN_FILE"
+ALLOWED_HOSTS_ENV = "DODO_MCP_ALLOWED_HOSTS"
+ALLOWED_ORIGINS_ENV = "DODO_MCP_ALLOWED_ORIGINS"
+MAX_BODY_ENV = "DODO_MCP_MAX_BODY_BYTES"
+GRACE_ENV = "DODO_MCP_GRACE_SECONDS"
+PER_CLIENT_KEY_ENV = "DODO_MCP_PER_CLIENT_API_KEY"
 
 SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
 SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
@@ -108,7 +132,76 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Key the in-process sandbox accepts (env {SANDBOX_API_KEY_ENV}; default {_SANDBOX_KEY_TEXT}).",
     )
 
-    commands = parser.add_subparsers(dest="command", metavar="{sandbox}")
+    parser.add_argument(
+        "--ingest-batch-size",
+        type=int,
+        metavar="N",
+        help=f"Events per request to Dodo when ingest_events gets more (env {INGEST_BATCH_SIZE_ENV}; "
+        f"default {DEFAULT_INGEST_BATCH_SIZE}).",
+    )
+    parser.add_argument(
+        "--ingest-concurrency",
+        type=int,
+        metavar="N",
+        help=f"Ingest batches in flight at once (env {INGEST_CONCURRENCY_ENV}; default {DEFAULT_INGEST_CONCURRENCY}).",
+    )
+
+    network = parser.add_argument_group("network transports (SSE and Streamable HTTP)")
+    network.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        help=f"How MCP clients connect (env {TRANSPORT_ENV}; default stdio).",
+    )
+    network.add_argument("--host", help=f"Interface to listen on (env {HOST_ENV}; default 127.0.0.1).")
+    network.add_argument(
+        "--port", type=int, help=f"Port to listen on, 0 for any free one (env {PORT_ENV}; default 8000)."
+    )
+    network.add_argument(
+        "--stateless",
+        action="store_true",
+        help=f"Streamable HTTP without sessions, for replicas behind a plain load balancer (env {STATELESS_ENV}=1).",
+    )
+    network.add_argument(
+        "--auth-token-file",
+        metavar="FILE",
+        help=f"File holding the bearer token clients must send (env {AUTH_TOKEN_ENV} holds the token itself). "
+        "Required on any non-loopback address.",
+    )
+    network.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST[:PORT]",
+        help=f"Add an allowed Host header, e.g. mcp.example.com:* (repeatable; env {ALLOWED_HOSTS_ENV}, comma-separated).",
+    )
+    network.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="ORIGIN",
+        help=f"Add an allowed Origin, e.g. https://app.example.com (repeatable; env {ALLOWED_ORIGINS_ENV}).",
+    )
+    network.add_argument(
+        "--max-body-bytes",
+        type=int,
+        metavar="N",
+        help=f"Largest request body accepted (env {MAX_BODY_ENV}; default 4 MiB).",
+    )
+    network.add_argument(
+        "--grace-period",
+        type=float,
+        metavar="SECONDS",
+        help=f"On SIGTERM, how long in-flight calls may finish (env {GRACE_ENV}; default 20).",
+    )
+    network.add_argument(
+        "--per-client-api-key",
+        action="store_true",
+        help=f"Let each client send its own Dodo key in the {PER_CLIENT_KEY_HEADER} header, used for its requests only "
+        f"(env {PER_CLIENT_KEY_ENV}=1). The bearer token is still required. For hosted multi-tenant setups only.",
+    )
+
+    commands = parser.add_subparsers(dest="command", metavar="{demo,sandbox}")
+    commands.add_parser(
+        "demo", help="Start the server on a throwaway sandbox and watch a real MCP client drive every tool."
+    )
     sandbox = commands.add_parser("sandbox", help="Run or manage the local sandbox backend.")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="{serve,reset}", required=True)
     serve = sandbox_commands.add_parser(
@@ -133,18 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Bearer key clients must send (env {SANDBOX_API_KEY_ENV}; default {_SANDBOX_KEY_TEXT}).",
     )
     serve.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, help="Log level for stderr (default INFO).")
+    serve.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="Fail this share of requests on purpose (0 to 1), to test a client's retries (default 0).",
+    )
+    serve.add_argument(
+        "--fault-kinds",
+        metavar="KINDS",
+        help="Comma-separated faults to inject: 503, 429, reset, slow, commit-then-503 (default all).",
+    )
+    serve.add_argument("--fault-seed", type=int, metavar="N", help="Seed for repeatable fault injection.")
     return parser
-
-
-def configure_logging(level: str) -> None:
-    # Stdout carries JSON-RPC only; every log line goes to stderr.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # httpx2 logs full URLs at INFO; our client logs what matters at DEBUG.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def startup_notice(settings: Settings) -> str:
@@ -157,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return sandbox_command(args)
+    if args.command == "demo":
+        from dodo_mcp.demo import main as demo
+
+        return demo()
     if args.sandbox and args.base_url:
         parser.error("--sandbox and --base-url exclude each other: the sandbox is served in-process")
     try:
@@ -166,52 +265,142 @@ def main(argv: Sequence[str] | None = None) -> int:
             deadline_s=args.deadline,
             max_retries=args.max_retries,
             log_level=args.log_level,
+            ingest_batch_size=args.ingest_batch_size,
+            ingest_concurrency=args.ingest_concurrency,
         )
+        http = http_settings(args) if transport_of(args) != "stdio" else None
+        if http is not None:
+            from dodo_mcp.http_transport import StartupError, check_settings
+
+            try:
+                check_settings(http)
+            except StartupError as exc:
+                raise SettingsError(str(exc)) from None
     except SettingsError as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings.log_level)
-    if args.sandbox:
-        return run_with_sandbox(settings, db=_sandbox_db(args.sandbox_db), api_key=_sandbox_key(args.sandbox_api_key))
-    logger.info(startup_notice(settings))
+    secrets = [settings.api_key.get_secret_value() if settings.api_key else "", http.auth_token if http else ""]
+    configure_logging(settings.log_level, secrets=[s for s in secrets if s])
 
+    store = None
+    transport = None
+    if args.sandbox:
+        store = _open_sandbox(_sandbox_db(args.sandbox_db))
+        if store is None:
+            return EXIT_USAGE
+        settings, transport = _sandbox_backend(settings, store, _sandbox_key(args.sandbox_api_key))
+    logger.info(startup_notice(settings))
+    if store is not None:
+        logger.info("sandbox database: %s", store.path)
+    try:
+        return serve(settings, http, transport=transport)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def serve(settings: Settings, http: HttpSettings | None, *, transport: Any = None) -> int:
+    """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so."""
+    from dodo_mcp.client import DodoClient
     from dodo_mcp.server import build_server
 
-    server = build_server(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run("stdio")
+    client = DodoClient(settings, transport=transport)
+    server = build_server(settings, client=client, per_client_api_key=bool(http and http.per_client_api_key))
+    if http is None:
+        from dodo_mcp.stdio import run_stdio
+
+        with contextlib.suppress(KeyboardInterrupt):
+            run_stdio(server)
+        return EXIT_OK
+
+    import anyio
+
+    from dodo_mcp import http_transport
+    from dodo_mcp.listen import ListenError
+
+    try:
+        anyio.run(http_transport.serve, server, client, http)
+    except (http_transport.StartupError, ListenError) as exc:
+        print(f"dodo-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE
     return EXIT_OK
 
 
-def run_with_sandbox(settings: Settings, *, db: str | None, api_key: str) -> int:
-    """The stdio server with DodoClient reaching the sandbox in-process through an ASGI transport."""
+def transport_of(args: argparse.Namespace) -> str:
+    chosen = str(args.transport or os.environ.get(TRANSPORT_ENV) or "stdio").strip()
+    if chosen not in TRANSPORTS:
+        raise SettingsError(f"{TRANSPORT_ENV} must be one of {', '.join(TRANSPORTS)}, not {chosen!r}")
+    return chosen
+
+
+def http_settings(args: argparse.Namespace) -> HttpSettings:
+    """The HTTP transport's settings from flags, then the environment, then the defaults."""
+    from dodo_mcp.http_transport import (
+        DEFAULT_GRACE_S,
+        DEFAULT_HOST,
+        DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_PORT,
+        HttpSettings,
+    )
+
+    env = os.environ
+    token = env.get(AUTH_TOKEN_ENV, "").strip() or None
+    token_file = args.auth_token_file or env.get(AUTH_TOKEN_FILE_ENV)
+    if token_file:
+        try:
+            token = open(token_file, encoding="utf-8").read().strip() or None  # noqa: SIM115 - read once
+        except OSError as exc:
+            raise SettingsError(f"cannot read the auth token file {token_file}: {exc.strerror or exc}") from None
+        if token is None:
+            raise SettingsError(f"the auth token file {token_file} is empty")
+    try:
+        port = int(args.port if args.port is not None else env.get(PORT_ENV) or DEFAULT_PORT)
+        max_body = int(args.max_body_bytes or env.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_BYTES)
+        grace = float(args.grace_period or env.get(GRACE_ENV) or DEFAULT_GRACE_S)
+    except ValueError as exc:
+        raise SettingsError(f"a number setting is not a number: {exc}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"the port must be between 0 and 65535, not {port}")
+    return HttpSettings(
+        transport=transport_of(args),  # type: ignore[arg-type]  # checked by transport_of
+        host=args.host or env.get(HOST_ENV) or DEFAULT_HOST,
+        port=port,
+        auth_token=token,
+        stateless=args.stateless or _flag(env.get(STATELESS_ENV)),
+        allowed_hosts=tuple(args.allowed_host or _listed(env.get(ALLOWED_HOSTS_ENV))),
+        allowed_origins=tuple(args.allowed_origin or _listed(env.get(ALLOWED_ORIGINS_ENV))),
+        max_body_bytes=max_body,
+        grace_s=grace,
+        per_client_api_key=args.per_client_api_key or _flag(env.get(PER_CLIENT_KEY_ENV)),
+    )
+
+
+def _flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _listed(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+def _sandbox_backend(settings: Settings, store: SandboxStore, api_key: str) -> tuple[Settings, Any]:
+    """Settings and transport that put the sandbox, in-process, behind the same DodoClient."""
     import httpx2
 
     from dodo_mcp.sandbox import SANDBOX_BASE_URL, create_app
-    from dodo_mcp.server import build_server
 
-    store = _open_sandbox(db)
-    if store is None:
-        return EXIT_USAGE
     # The real Dodo key, if set, is dropped: it must never travel to the sandbox.
     settings = dataclasses.replace(
         settings, api_key=SecretStr(api_key), base_url_override=SANDBOX_BASE_URL, sandbox=True
     )
-    logger.info(startup_notice(settings))
-    logger.info("sandbox database: %s", store.path)
-    transport = httpx2.ASGITransport(app=create_app(store, api_key))
-    server = build_server(settings, transport=transport)
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run("stdio")
-    finally:
-        store.close()
-    return EXIT_OK
+    return settings, httpx2.ASGITransport(app=create_app(store, api_key))
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
     """`dodo-mcp sandbox serve|reset`."""
-    configure_logging(getattr(args, "log_level", None) or "INFO")
+    configure_logging(
+        getattr(args, "log_level", None) or "INFO", secrets=[_sandbox_key(getattr(args, "api_key", None))]
+    )
     store = _open_sandbox(_sandbox_db(args.db))
     if store is None:
         return EXIT_USAGE
@@ -220,23 +409,52 @@ def sandbox_command(args: argparse.Namespace) -> int:
             store.reset()
             logger.info("sandbox reset: deleted every event and meter in %s", store.path)
             return EXIT_OK
-        return serve_sandbox(store, host=args.host, port=args.port, api_key=_sandbox_key(args.api_key))
+        return serve_sandbox(
+            store,
+            host=args.host,
+            port=args.port,
+            api_key=_sandbox_key(args.api_key),
+            fault_rate=args.fault_rate,
+            fault_kinds=_listed(args.fault_kinds),
+            fault_seed=args.fault_seed,
+        )
     finally:
         store.close()
 
 
-def serve_sandbox(store: SandboxStore, *, host: str, port: int, api_key: str) -> int:
+def serve_sandbox(
+    store: SandboxStore,
+    *,
+    host: str,
+    port: int,
+    api_key: str,
+    fault_rate: float = 0.0,
+    fault_kinds: Sequence[str] = (),
+    fault_seed: int | None = None,
+) -> int:
     """Serve the sandbox over HTTP with uvicorn until interrupted."""
     import uvicorn
 
+    from dodo_mcp.listen import ListenError, listening_socket
     from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, create_app
 
+    app: Any = create_app(store, api_key)
+    if fault_rate:
+        from dodo_mcp.sandbox.faults import FAULT_KINDS, FaultInjector
+
+        try:
+            app = FaultInjector(app, rate=fault_rate, kinds=fault_kinds or FAULT_KINDS, seed=fault_seed)
+        except ValueError as exc:
+            print(f"dodo-mcp: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        logger.warning("fault injection on: %.0f%% of requests fail (%s)", fault_rate * 100, ", ".join(app.kinds))
     # log_config=None: uvicorn's own config would log to stdout; ours sends everything to stderr.
-    config = uvicorn.Config(
-        create_app(store, api_key), host=host, port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    sock = _listening_socket(host, port)  # bound here so that --port 0 can report the port it got
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    try:
+        sock = listening_socket(host, port)  # bound here so that --port 0 can report the port it got
+    except ListenError as exc:
+        print(f"dodo-mcp: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     bound_host, bound_port = sock.getsockname()[:2]
     key = f"Bearer {DEFAULT_SANDBOX_API_KEY}" if api_key == DEFAULT_SANDBOX_API_KEY else "the key given with --api-key"
     logger.info(
@@ -249,20 +467,8 @@ def serve_sandbox(store: SandboxStore, *, host: str, port: int, api_key: str) ->
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the sandbox is listening on %s, reachable from other machines", host)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket. Created with proto=IPPROTO_TCP on purpose: asyncio sets TCP_NODELAY only on
-    such sockets, and without it every response waits ~40 ms for a delayed ACK (Nagle)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[
-        0
-    ]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    return sock
 
 
 def _sandbox_db(flag: str | None) -> str | None:

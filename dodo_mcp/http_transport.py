@@ -17,7 +17,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dodo_mcp.client import DodoClient
+from dodo_mcp.listen import listening_socket
 from dodo_mcp.tools import ToolContext
 
 logger = logging.getLogger(__name__)
@@ -189,27 +189,12 @@ def build_app(server: MCPServer[ToolContext], settings: HttpSettings) -> ASGIApp
     return BodyLimit(BearerAuth(app, settings.auth_token), settings.max_body_bytes)
 
 
-def bind(settings: HttpSettings) -> socket.socket:
-    """Bind before serving, so a busy port is a one-line error rather than a traceback."""
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.host.strip("[]"), settings.port))
-    except OSError as exc:
-        sock.close()
-        reason = exc.strerror or str(exc)
-        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason.lower()}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
 async def serve(server: MCPServer[ToolContext], client: DodoClient, settings: HttpSettings) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period."""
     import uvicorn
 
     check_settings(settings)
-    sock = bind(settings)
+    sock = listening_socket(settings.host, settings.port)
     app = build_app(server, settings)
     config = uvicorn.Config(
         app,

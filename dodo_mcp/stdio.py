@@ -101,7 +101,7 @@ async def read_messages(
     """Parse newline-delimited JSON-RPC from `fd` into `sink` until end of file (and the answers to what
     was read, when `unanswered` tracks them), then close `sink`."""
     tracked = unanswered if unanswered is not None else Unanswered()
-    pollable = not stat.S_ISREG(os.fstat(fd).st_mode)  # epoll refuses regular files; they never block
+    pollable = _pollable(fd)
     pending: list[bytes] = []
     async with sink:
         while True:
@@ -143,7 +143,7 @@ async def write_messages(
     fd: int, source: MemoryObjectReceiveStream[SessionMessage], unanswered: Unanswered | None = None
 ) -> None:
     """Write each message as one JSON line, without blocking the event loop on a full pipe."""
-    pollable = not stat.S_ISREG(os.fstat(fd).st_mode)
+    pollable = _pollable(fd)
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
     async with source:
@@ -160,6 +160,13 @@ async def write_messages(
                 data = data[written:]
             if unanswered is not None:
                 unanswered.written(session_message.message)
+
+
+def _pollable(fd: int) -> bool:
+    """Pipes, sockets and terminals can be waited on; epoll refuses regular files and devices such as
+    /dev/null, which never block anyway."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from pydantic_core import to_json
 
 from dodo_mcp.arguments import validate_arguments
 from dodo_mcp.client import DodoClient
+from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.errors import DodoError
 from dodo_mcp.models import (
     MAX_EVENTS_PER_CALL,
@@ -42,10 +43,6 @@ logger = logging.getLogger(__name__)
 TOOL_RETRIEVE_EVENT = "retrieve_event"
 TOOL_LIST_EVENTS = "list_events"
 TOOL_INGEST_EVENTS = "ingest_events"
-
-
-# The header a client may send its own Dodo key in, when the operator opted in (--per-client-api-key).
-PER_CLIENT_KEY_HEADER = "x-dodo-payments-api-key"
 
 
 @dataclass
