@@ -1,0 +1,115 @@
+"""Micro-benchmark: validating 1,000 events, before and after the fast validation path.
+
+"before" is dodo_mcp/models.py as it was at a git revision (default: the last one before the fast
+path), loaded from `git show` as a separate module; "after" is the working tree's. Both validate the
+same 1,000 events (ids, a timestamp inside Dodo's window and 3 metadata keys each) the two ways the
+project does: the ingest_events tool's arguments from Python objects, and the sandbox's request
+body from JSON bytes. Runs alternate between before and after so that load on the machine hits
+both alike; the figures are the median and the minimum of --runs runs, in milliseconds.
+
+    .venv/bin/python bench/validation_bench.py
+    .venv/bin/python bench/validation_bench.py --runs 200 --before-rev HEAD~3
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dodo_mcp import models as after  # noqa: E402
+
+# The last commit whose models.py validated every event with Python validators.
+DEFAULT_BEFORE_REV = "7c0b7c8"
+
+
+def load_before(rev: str) -> ModuleType:
+    source = subprocess.run(
+        ["git", "show", f"{rev}:dodo_mcp/models.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    spec = importlib.util.spec_from_loader("models_before", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["models_before"] = module  # pydantic resolves the models' annotations through it
+    exec(compile(source, f"{rev}:dodo_mcp/models.py", "exec"), module.__dict__)
+    return module
+
+
+def make_events(now: datetime, count: int = 1000) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": f"evt_{n:08d}",
+            "customer_id": f"cus_{n % 1000:04d}",
+            "event_name": f"event_{n % 10}",
+            "timestamp": (now - timedelta(seconds=n * 3.3)).isoformat().replace("+00:00", "Z"),
+            "metadata": {"plan": ("free", "pro", "premium")[n % 3], "tokens": n % 977, "ok": n % 2 == 0},
+        }
+        for n in range(count)
+    ]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    fn()
+    return (time.perf_counter() - began) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--before-rev", default=DEFAULT_BEFORE_REV)
+    args = parser.parse_args()
+
+    before = load_before(args.before_rev)
+    now = datetime.now(timezone.utc)
+    events = make_events(now)
+    body = json.dumps({"events": events}, separators=(",", ":")).encode()
+    context = {"now": now}
+    cases: dict[str, dict[str, Callable[[], object]]] = {}
+    for label, module in (("before", before), ("after", after)):
+        cases[f"IngestEventsArguments.model_validate (tool) [{label}]"] = {
+            label: lambda m=module: m.IngestEventsArguments.model_validate({"events": events}, context=context)
+        }
+        cases[f"IngestEventsRequest.model_validate_json (sandbox) [{label}]"] = {
+            label: lambda m=module: m.IngestEventsRequest.model_validate_json(body, context=context)
+        }
+    # Both validate the same events to the same values.
+    assert [e.model_dump() for e in after.IngestEventsRequest.model_validate_json(body, context=context).events] == [
+        e.model_dump() for e in before.IngestEventsRequest.model_validate_json(body, context=context).events
+    ]
+
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for fns in cases.values():  # warm-up
+        for fn in fns.values():
+            fn()
+    gc.collect()
+    for _ in range(args.runs):
+        for name, fns in cases.items():
+            for fn in fns.values():
+                samples[name].append(timed(fn))
+
+    print(f"validating 1,000 events (3 metadata keys, timestamps given), {args.runs} runs; before = {args.before_rev}")
+    for kind in ("IngestEventsArguments.model_validate (tool)", "IngestEventsRequest.model_validate_json (sandbox)"):
+        old, new = samples[f"{kind} [before]"], samples[f"{kind} [after]"]
+        print(
+            f"{kind:50} before median {statistics.median(old):6.2f} ms (min {min(old):6.2f})"
+            f"  after median {statistics.median(new):6.2f} ms (min {min(new):6.2f})"
+            f"  speed-up {statistics.median(old) / statistics.median(new):4.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
