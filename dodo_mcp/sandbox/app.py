@@ -38,7 +38,7 @@ from dodo_mcp.models import (
     format_timestamp,
     parse_rfc3339,
 )
-from dodo_mcp.sandbox.store import EventQuery, SandboxStore, StoredEvent, to_micros
+from dodo_mcp.sandbox.store import EventQuery, EventRow, SandboxStore, encode_metadata, to_micros
 
 logger = logging.getLogger(__name__)
 
@@ -252,17 +252,19 @@ class SandboxApp:
                 f"{' and more' if len(duplicates) > 5 else ''}. The whole request was rejected; nothing was stored",
             )
         now_micros = to_micros(now)
-        rows = [
-            StoredEvent(
-                event_id=event.event_id,
-                customer_id=event.customer_id,
-                event_name=event.event_name,
-                ts=now_micros if event.timestamp is None else to_micros(parse_rfc3339(event.timestamp)),
-                metadata=event.metadata,
+        business_id = self.store.business_id
+        rows: list[EventRow] = [
+            (
+                event.event_id,
+                business_id,
+                event.customer_id,
+                event.event_name,
+                now_micros if event.timestamp is None else to_micros(parse_rfc3339(event.timestamp)),
+                encode_metadata(event.metadata),
             )
             for event in request.events
         ]
-        inserted = await anyio.to_thread.run_sync(self.store.ingest, rows)
+        inserted = await anyio.to_thread.run_sync(self.store.ingest_rows, rows)
         return {"ingested_count": inserted}
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
