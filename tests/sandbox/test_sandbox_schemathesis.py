@@ -1,0 +1,90 @@
+"""Property-based contract run: schemathesis drives every events and meters operation of Dodo's spec
+(tests/fixtures/openapi_events_meters.yml) against the sandbox served by uvicorn on 127.0.0.1.
+
+Bounded and deterministic: a fixed number of examples per operation, derandomized (the same cases
+every run), no example database. The checks are the contract ones: no 5xx, every status code and
+content type is one the spec documents for the operation, and every body matches its schema.
+Checks that judge business rules the spec cannot express are left out: e.g. a schema-valid ingest
+whose timestamp is days old is rightly refused with 400 (Dodo's one-hour window).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from .conftest import AUTH, LiveSandbox
+
+SPEC_PATH = Path(__file__).parent.parent / "fixtures" / "openapi_events_meters.yml"
+EXAMPLES_PER_OPERATION = 40
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CALLS: dict[str, int] = {}
+# The spec's meters operations list fewer error statuses than Dodo's docs use elsewhere. Where the
+# sandbox answers one of those, its choice is pinned by test_sandbox_http and kept: a meter body
+# that is well-formed but breaks a rule (an empty name, no clauses) is 400 like every other rule
+# violation, and unarchiving an unknown meter is 404 like every other unknown meter.
+UNDOCUMENTED_BUT_PINNED: dict[tuple[str, str], tuple[int, ...]] = {
+    ("POST", "/meters"): (400,),
+    ("POST", "/meters/{id}/unarchive"): (404,),
+}
+
+schema = schemathesis.openapi.from_path(SPEC_PATH)
+
+
+@pytest.fixture(scope="module")
+def sandbox(shared_live: LiveSandbox) -> LiveSandbox:
+    shared_live.store.reset()
+    return shared_live
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_sandbox_conforms_to_dodos_spec(case: Any, sandbox: LiveSandbox) -> None:
+    label = f"{case.method} {case.path}"
+    CALLS[label] = CALLS.get(label, 0) + 1
+    response = case.call(base_url=sandbox.url, headers=AUTH, timeout=10)
+    sent_key = response.request.headers.get("Authorization") == AUTH["Authorization"]
+    if response.status_code == 401:
+        # Schemathesis also tries each operation without the bearer key the spec requires; the
+        # answer must then be Dodo's 401, which the spec declares only on some operations.
+        assert not sent_key, response.text
+        assert response.json()["code"] == "UNAUTHORIZED"
+        CALLS["401 without the key"] = CALLS.get("401 without the key", 0) + 1
+        return
+    if response.status_code in UNDOCUMENTED_BUT_PINNED.get((case.method, case.path), ()):
+        body = response.json()
+        assert set(body) == {"code", "message"} and body["message"], body
+        assert response.headers["content-type"] == ["application/json"]
+        CALLS[f"{response.status_code} for {label}"] = CALLS.get(f"{response.status_code} for {label}", 0) + 1
+        return
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_every_operation_was_exercised() -> None:
+    # Runs after the parametrized test in file order: each operation got generated cases.
+    print(f"schemathesis calls per operation: {CALLS} (total {sum(CALLS.values())})")
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in schema.raw_schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    # Schemathesis also sends methods the spec does not list for a path (the sandbox answers 405).
+    assert operations <= set(CALLS), CALLS
+    assert all(CALLS[operation] >= 5 for operation in operations), CALLS
