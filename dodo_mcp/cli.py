@@ -303,9 +303,13 @@ def serve(settings: Settings, http: HttpSettings | None, *, transport: Any = Non
     """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so."""
     from dodo_mcp.client import DodoClient
     from dodo_mcp.server import build_server
+    from dodo_mcp.tools import InFlightCalls
 
     client = DodoClient(settings, transport=transport)
-    server = build_server(settings, client=client, per_client_api_key=bool(http and http.per_client_api_key))
+    calls = InFlightCalls()
+    server = build_server(
+        settings, client=client, per_client_api_key=bool(http and http.per_client_api_key), in_flight=calls
+    )
     if http is None:
         from dodo_mcp.stdio import run_stdio
 
@@ -319,7 +323,7 @@ def serve(settings: Settings, http: HttpSettings | None, *, transport: Any = Non
     from dodo_mcp.listen import ListenError
 
     try:
-        anyio.run(http_transport.serve, server, client, http)
+        anyio.run(http_transport.serve, server, client, http, calls)
     except (http_transport.StartupError, ListenError) as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE

@@ -17,10 +17,12 @@ import hmac
 import ipaddress
 import json
 import logging
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
@@ -29,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dodo_mcp.client import DodoClient
 from dodo_mcp.listen import listening_socket
-from dodo_mcp.tools import ToolContext
+from dodo_mcp.tools import InFlightCalls, ToolContext
 
 logger = logging.getLogger(__name__)
 
@@ -189,9 +191,12 @@ def build_app(server: MCPServer[ToolContext], settings: HttpSettings) -> ASGIApp
     return BodyLimit(BearerAuth(app, settings.auth_token), settings.max_body_bytes)
 
 
-async def serve(server: MCPServer[ToolContext], client: DodoClient, settings: HttpSettings) -> None:
+async def serve(
+    server: MCPServer[ToolContext], client: DodoClient, settings: HttpSettings, calls: InFlightCalls
+) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period."""
     import uvicorn
+    from sse_starlette.sse import AppStatus
 
     check_settings(settings)
     sock = listening_socket(settings.host, settings.port)
@@ -201,7 +206,7 @@ async def serve(server: MCPServer[ToolContext], client: DodoClient, settings: Ht
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.grace_s),
+        timeout_graceful_shutdown=int(settings.grace_s) + 1,
         server_header=False,
     )
     where = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"
@@ -214,7 +219,38 @@ async def serve(server: MCPServer[ToolContext], client: DodoClient, settings: Ht
         "stateless" if settings.stateless else "stateful" if settings.transport == "streamable-http" else "SSE",
         "on" if settings.auth_token else "off: loopback only",
     )
-    # The process holds the client for its whole life; per-connection lifespans only share it.
-    async with client:
-        await uvicorn.Server(config).serve(sockets=[sock])
-    sock.close()
+    # By default sse-starlette ends every SSE stream the moment a signal arrives, cutting off the
+    # answers of calls still running. We end them ourselves, once those calls are done.
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+    http = uvicorn.Server(config)
+    # uvicorn handles SIGTERM/SIGINT while serving (stop accepting, wait for connections), then re-raises
+    # the signal so the default action kills the process. A handler of ours in the default's place
+    # turns that into the normal exit 0 of a clean shutdown.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        # The process holds the client for its whole life; per-connection lifespans only share it.
+        async with client, anyio.create_task_group() as group:
+            group.start_soon(_drain_on_exit, http, calls, settings.grace_s)
+            await http.serve(sockets=[sock])
+            group.cancel_scope.cancel()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+
+
+async def _drain_on_exit(http: Any, calls: InFlightCalls, grace_s: float) -> None:
+    from sse_starlette.sse import AppStatus
+
+    while not http.should_exit:
+        await anyio.sleep(0.05)
+    logger.info("shutting down: %d tool call(s) in flight, waiting up to %g s", calls.count, grace_s)
+    with anyio.move_on_after(grace_s):
+        await calls.idle()
+        # Let the last answers reach the wire before the streams close.
+        await anyio.sleep(0.2)
+    AppStatus.should_exit = True
+
+
+def _stopped(sig: int, frame: object) -> None:
+    logger.info("stopped after %s", signal.Signals(sig).name)

@@ -29,5 +29,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         reason = (exc.strerror or str(exc)).lower()
         raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    # Listening from here on: a client that connects before the server loop starts waits in the backlog
+    # instead of being refused.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock

@@ -20,7 +20,7 @@ from dodo_mcp.models import (
     MAX_METADATA_STRING_LENGTH,
     MAX_PAGE_SIZE,
 )
-from dodo_mcp.tools import ToolContext, build_tools
+from dodo_mcp.tools import InFlightCalls, ToolContext, build_tools
 
 SERVER_NAME = "dodo-mcp"
 SERVER_TITLE = "Dodo Payments usage events"
@@ -53,16 +53,18 @@ def build_server(
     transport: httpx2.AsyncBaseTransport | None = None,
     client: DodoClient | None = None,
     per_client_api_key: bool = False,
+    in_flight: InFlightCalls | None = None,
 ) -> MCPServer[ToolContext]:
     """The MCP server for these settings. Pass `client` to share one across servers or connections."""
     dodo = client or DodoClient(settings, transport=transport)
+    calls = in_flight or InFlightCalls()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[ToolContext]) -> AsyncIterator[ToolContext]:
         # DodoClient is reference-counted: the SSE transport runs this once per
         # connection, and every connection shares the one HTTP client.
         async with dodo:
-            yield ToolContext(client=dodo, per_client_api_key=per_client_api_key)
+            yield ToolContext(client=dodo, per_client_api_key=per_client_api_key, in_flight=calls)
 
     return MCPServer(
         SERVER_NAME,

@@ -8,10 +8,11 @@ than dropped and every message is ours. Every failure comes back as an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio
@@ -45,12 +46,35 @@ TOOL_LIST_EVENTS = "list_events"
 TOOL_INGEST_EVENTS = "ingest_events"
 
 
+class InFlightCalls:
+    """Counts tool calls in progress, so a shutdown can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> None:
+        if self.count == 0:
+            self._idle = anyio.Event()
+        self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
+
+
 @dataclass
 class ToolContext:
-    """What the tools share for the life of the server: the one DodoClient, and the key policy."""
+    """What the tools share for the life of the server: the one DodoClient, the key policy, the calls."""
 
     client: DodoClient
     per_client_api_key: bool = False
+    in_flight: InFlightCalls = field(default_factory=InFlightCalls)
 
 
 ToolFunction = Callable[[Context], Awaitable[CallToolResult]]
@@ -61,8 +85,10 @@ def _answering_errors(fn: ToolFunction) -> ToolFunction:
 
     @functools.wraps(fn)
     async def call(ctx: Context) -> CallToolResult:
+        state = ctx.request_context.lifespan_context
         try:
-            return await fn(ctx)
+            with state.in_flight if isinstance(state, ToolContext) else contextlib.nullcontext():
+                return await fn(ctx)
         except DodoError as exc:
             logger.info("%s failed: %s", fn.__name__, type(exc).__name__)
             return error_result(str(exc))

@@ -34,6 +34,8 @@ class Recorded:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes
+    # The TCP port the request came from: one keep-alive connection keeps one port.
+    client_port: int = 0
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -75,6 +77,7 @@ class DodoDouble:
                     query=parse_qsl(split.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    client_port=self.client_address[1],
                 )
                 with double._lock:
                     double.requests.append(recorded)
