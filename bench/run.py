@@ -447,15 +447,22 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
     report.add("context", "tools/list result (3 tools)", show(tools_cost), "< 2,500 tokens", limit < 2500)
     report.add("context", "official tools' pretty JSON (indent=2), per event", show(pretty_cost, events))
     key = "cl100k" if pretty_cost["cl100k"] is not None else "chars_div_4"
-    for label, entry in (("text content", text_cost), ("structuredContent", structured_cost)):
-        ratio = entry[key] / pretty_cost[key]
-        report.add(
-            "context",
-            f"list_events {label}, per event",
-            f"{show(entry, events)}; {ratio:.2f}x pretty JSON ({key})",
-            "<= 0.6x pretty JSON",
-            ratio <= 0.6,
-        )
+    # The target is for the text the model reads; structuredContent is reported beside it, untargeted
+    # (it is the full schema-shaped data that applications consume).
+    ratio = text_cost[key] / pretty_cost[key]
+    report.add(
+        "context",
+        "list_events text content, per event",
+        f"{show(text_cost, events)}; {ratio:.2f}x pretty JSON ({key})",
+        "<= 0.6x pretty JSON",
+        ratio <= 0.6,
+    )
+    ratio = structured_cost[key] / pretty_cost[key]
+    report.add(
+        "context",
+        "list_events structuredContent, per event",
+        f"{show(structured_cost, events)}; {ratio:.2f}x pretty JSON ({key})",
+    )
 
 
 # 6. Streamable HTTP (finished once `dodo-mcp --transport streamable-http` exists).

@@ -107,13 +107,33 @@ def error_result(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-def success_result(model: BaseModel) -> CallToolResult:
-    """structuredContent plus a compact JSON copy of it for clients that read only text."""
+def success_result(model: BaseModel, text: str | None = None) -> CallToolResult:
+    """structuredContent plus a compact JSON copy of it (or `text`) for clients that read only text."""
     data = model.model_dump(mode="json")
     return CallToolResult(
-        content=[TextContent(type="text", text=to_json(data).decode())],
+        content=[TextContent(type="text", text=text if text is not None else to_json(data).decode())],
         structured_content=data,
     )
+
+
+def page_text(page: dict[str, Any]) -> str:
+    """A page as compact JSON, with the fields every item shares stated once under "common".
+
+    The model reads this text on every call, so repetition costs context: a page of one customer's
+    events repeats business_id, customer_id and event_name in each item. Nothing is lost: each item
+    is its "common" fields plus its own. structuredContent keeps the full items.
+    """
+    items: list[dict[str, Any]] = page["items"]
+    common: dict[str, Any] = {}
+    if len(items) > 1:
+        for key in ("business_id", "customer_id", "event_name"):
+            values = {item.get(key) for item in items}
+            if len(values) == 1:
+                common[key] = items[0][key]
+    compact = [{k: v for k, v in item.items() if k not in common and v is not None} for item in items]
+    body = {"common": common, "items": compact} if common else {"items": compact}
+    rest = {k: v for k, v in page.items() if k != "items"}
+    return to_json({**body, **rest}).decode()
 
 
 def _raw_arguments(ctx: Context) -> dict[str, Any] | None:
@@ -159,7 +179,7 @@ async def list_events(ctx: Context) -> Annotated[CallToolResult, EventPage]:
         has_more=has_more,
         next_page_number=query.page_number + 1 if has_more else None,
     )
-    return success_result(page)
+    return success_result(page, page_text(page.model_dump(mode="json")))
 
 
 @_answering_errors
@@ -251,7 +271,8 @@ its metadata; use list_events to search when you don't know the id."""
 
 _LIST_DESCRIPTION = f"""\
 List usage events, newest first, filtered by customer_id, event_name, meter_id (applies the meter's \
-event_name and filter) and a start/end time range (RFC 3339). Pages are 0-based: page_size is 1 to \
+event_name and filter) and a start/end time range (RFC 3339). In the text result, fields shared by \
+every item are given once under "common". Pages are 0-based: page_size is 1 to \
 {MAX_PAGE_SIZE} (default 10) and page_number starts at 0. The result has items, has_more and \
 next_page_number: to see more, call again with page_number=next_page_number until it is null."""
 

@@ -232,3 +232,32 @@ async def test_a_failed_batch_names_exactly_its_events(dodo: DodoDouble) -> None
         "ingested). Re-send exactly the events whose ids are in unconfirmed_event_ids with ingest_events; that is "
         "safe, Dodo ignores event_ids it already has. First failure: Dodo API error 400 INVALID_REQUEST_BODY: no."
     )
+
+
+async def test_list_text_states_shared_fields_once_and_loses_nothing(dodo: DodoDouble) -> None:
+    from tests.dodo_double import Reply
+
+    items = [
+        {**EVENT, "event_id": "a", "metadata": {"n": 1}},
+        {**EVENT, "event_id": "b", "event_name": "other", "metadata": None},
+        {**EVENT, "event_id": "c", "timestamp": "2026-01-15T10:29:00Z"},
+    ]
+    dodo.script(Reply(body={"items": items}))
+    async with stdio_session(server_env(dodo.url)) as session:
+        result = await session.call("list_events", {"customer_id": "cus_1", "page_size": 3})
+    text = json.loads(text_of(result))
+    assert text["common"] == {"business_id": "bus_double", "customer_id": "cus_1"}
+    assert [sorted(item) for item in text["items"]] == [
+        ["event_id", "event_name", "metadata", "timestamp"],
+        ["event_id", "event_name", "timestamp"],
+        ["event_id", "event_name", "metadata", "timestamp"],
+    ]
+    rebuilt = [{"metadata": None, **text["common"], **item} for item in text["items"]]
+    assert result.structured_content is not None
+    assert rebuilt == result.structured_content["items"] == items
+    assert {k: v for k, v in text.items() if k not in ("common", "items")} == {
+        "page_number": 0,
+        "page_size": 3,
+        "has_more": True,
+        "next_page_number": 1,
+    }
