@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dodo_mcp.meters import Meter, MeterFilter
-from dodo_mcp.sandbox.filters import evaluate
+from dodo_mcp.sandbox.filters import SQL_COMPARE_FUNCTION, evaluate, sql_compare, to_sql
 
 APP_DIR_NAME = "dodo-mcp"
 DB_FILE_NAME = "sandbox.sqlite3"
@@ -36,6 +36,8 @@ DEFAULT_BUSINESS_ID = "bus_sandbox"
 MEMORY = ":memory:"
 # How long a writer waits for another's transaction before giving up.
 BUSY_TIMEOUT_MS = 10_000
+# `metadata -> path` (JSON text of a value) arrived in SQLite 3.38; older ones filter in Python.
+_SQLITE_HAS_JSON_ARROW = sqlite3.sqlite_version_info >= (3, 38, 0)
 # WAL pages (4 KiB) between automatic checkpoints.
 WAL_CHECKPOINT_PAGES = 10_000
 # Rows fetched at a time while a meter filter is applied in Python.
@@ -135,6 +137,9 @@ class SandboxStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()  # guards _connections, and every use of the shared :memory: connection
         self._shared: sqlite3.Connection | None = None
+        # Meter filters run as SQL where they translate (see filters.to_sql); False runs every
+        # filter in Python, row by row (the tests compare the two).
+        self.sql_filters = True
         with self._connection() as conn:
             conn.executescript(_SCHEMA)
 
@@ -144,6 +149,7 @@ class SandboxStore:
         # isolation_level=None: no implicit transactions; we say BEGIN when we mean it.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.create_function(SQL_COMPARE_FUNCTION, 3, sql_compare, deterministic=True)
         if not self._memory:
             conn.execute("PRAGMA journal_mode = WAL")
             # Durable at checkpoints, not every commit: right for a local sandbox, and much faster.
@@ -217,10 +223,24 @@ class SandboxStore:
             row = conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
         return None if row is None else _event(row)
 
+    def filter_sql(self, query: EventQuery) -> tuple[str, list[Any]] | None:
+        """The query's meter filter as SQL, or None when there is none or it must run in Python."""
+        if query.meter_filter is None or not self.sql_filters or not _SQLITE_HAS_JSON_ARROW:
+            return None
+        return to_sql(query.meter_filter)
+
     def event_sql(self, query: EventQuery) -> tuple[str, list[Any]]:
-        """The SELECT for a query, without paging (exposed so tests can EXPLAIN it)."""
+        """The SELECT for a query, without paging (exposed so tests can EXPLAIN it).
+
+        It includes the meter filter when that translates to SQL (see filter_sql), else the caller
+        applies the filter in Python.
+        """
         where: list[str] = []
         params: list[Any] = []
+        translated = self.filter_sql(query)
+        if translated is not None:
+            where.append(translated[0])
+            params.extend(translated[1])
         for column, value in (("customer_id", query.customer_id), ("event_name", query.event_name)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -239,7 +259,7 @@ class SandboxStore:
     def list_events(self, query: EventQuery) -> list[dict[str, Any]]:
         sql, params = self.event_sql(query)
         with self._connection() as conn:
-            if query.meter_filter is None:
+            if query.meter_filter is None or self.filter_sql(query) is not None:
                 rows = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.limit, query.offset]).fetchall()
                 return [_event(row) for row in rows]
             # The filter runs in Python (the one engine); one SELECT is one snapshot, read in chunks.
