@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 from dodo_mcp.meters import Meter, MeterFilter
 from dodo_mcp.sandbox.filters import SQL_COMPARE_FUNCTION, evaluate, sql_compare, to_sql
 
@@ -93,13 +95,15 @@ def format_micros(micros: int) -> str:
 EventRow = tuple[str, str, str, str, int, "str | None"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
-# One encoder, built once: json.dumps with options builds a new one on every call.
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
-    """Metadata as the compact JSON text stored in the metadata column."""
-    return None if metadata is None else _encode_json(metadata)
+    """Metadata as the compact JSON text stored in the metadata column.
+
+    pydantic-core's encoder: compact, UTF-8 as is, floats as repr (json.loads reads back the same
+    values and types), and several times faster than the json module's per call.
+    """
+    return None if metadata is None else to_json(metadata).decode()
 
 
 @dataclass(frozen=True)
