@@ -67,6 +67,10 @@ ALLOWED_ORIGINS_ENV = "DODO_MCP_ALLOWED_ORIGINS"
 MAX_BODY_ENV = "DODO_MCP_MAX_BODY_BYTES"
 GRACE_ENV = "DODO_MCP_GRACE_SECONDS"
 PER_CLIENT_KEY_ENV = "DODO_MCP_PER_CLIENT_API_KEY"
+READ_ONLY_ENV = "DODO_MCP_READ_ONLY"
+TOOLS_ENV = "DODO_MCP_TOOLS"
+# Spelt out (tools.TOOL_NAMES is the truth, a test checks) so that --help does not import the tools.
+_TOOL_NAMES_TEXT = "retrieve_event, list_events, ingest_events, summarize_events, explain_meter_match"
 
 SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
 SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
@@ -86,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dodo-mcp",
         description=(
-            "MCP server for Dodo Payments usage events: retrieve_event, list_events and ingest_events. "
+            f"MCP server for Dodo Payments usage events: {_TOOL_NAMES_TEXT}. "
             f"The API key is read from {API_KEY_ENV} only."
         ),
         epilog="Every flag can also be set from the environment variable named in its help.",
@@ -130,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox-api-key",
         metavar="KEY",
         help=f"Key the in-process sandbox accepts (env {SANDBOX_API_KEY_ENV}; default {_SANDBOX_KEY_TEXT}).",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help=f"Serve only the tools that change nothing: hides ingest_events (env {READ_ONLY_ENV}=1).",
+    )
+    parser.add_argument(
+        "--tools",
+        metavar="NAMES",
+        help=f"Serve only these tools, comma-separated (env {TOOLS_ENV}; default all: {_TOOL_NAMES_TEXT}).",
     )
 
     parser.add_argument(
@@ -268,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ingest_batch_size=args.ingest_batch_size,
             ingest_concurrency=args.ingest_concurrency,
         )
+        tools, hidden = tool_selection(args)
         http = http_settings(args) if transport_of(args) != "stdio" else None
         if http is not None:
             from dodo_mcp.http_transport import StartupError, check_settings
@@ -292,23 +307,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info(startup_notice(settings))
     if store is not None:
         logger.info("sandbox database: %s", store.path)
+    if hidden:
+        logger.warning("read-only: not serving %s, although named in the tool list", ", ".join(hidden))
+    if tools is not None:
+        logger.info("serving only these tools: %s", ", ".join(tools))
     try:
-        return serve(settings, http, transport=transport)
+        return serve(settings, http, transport=transport, tools=tools)
     finally:
         if store is not None:
             store.close()
 
 
-def serve(settings: Settings, http: HttpSettings | None, *, transport: Any = None) -> int:
-    """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so."""
+def serve(
+    settings: Settings, http: HttpSettings | None, *, transport: Any = None, tools: Sequence[str] | None = None
+) -> int:
+    """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so; `tools` None serves all."""
     from dodo_mcp.client import DodoClient
     from dodo_mcp.server import build_server
-    from dodo_mcp.tools import InFlightCalls
+    from dodo_mcp.tools import TOOL_NAMES, InFlightCalls
 
     client = DodoClient(settings, transport=transport)
     calls = InFlightCalls()
     server = build_server(
-        settings, client=client, per_client_api_key=bool(http and http.per_client_api_key), in_flight=calls
+        settings,
+        client=client,
+        per_client_api_key=bool(http and http.per_client_api_key),
+        in_flight=calls,
+        tools=TOOL_NAMES if tools is None else tools,
     )
     if http is None:
         from dodo_mcp.stdio import run_stdio
@@ -328,6 +353,27 @@ def serve(settings: Settings, http: HttpSettings | None, *, transport: Any = Non
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE
     return EXIT_OK
+
+
+def tool_selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
+    """The tools to serve from --tools/--read-only (or their environment variables), None for all of them,
+    and the named tools that read-only hides.
+
+    An unknown name is a startup error (exit 2), not a silently smaller server: a typo in a client's
+    configuration should be seen at once, with the valid names.
+    """
+    from dodo_mcp.tools import TOOL_NAMES, ToolSelectionError, select_tools
+
+    raw = args.tools if args.tools is not None else os.environ.get(TOOLS_ENV, "")
+    names = _listed(raw) or None
+    read_only = args.read_only or _flag(os.environ.get(READ_ONLY_ENV))
+    source = "--tools" if args.tools is not None else TOOLS_ENV
+    try:
+        selected = select_tools(names, read_only=read_only)
+    except ToolSelectionError as exc:
+        raise SettingsError(f"{source}: {exc}" if names else str(exc)) from None
+    hidden = [name for name in names or () if name not in selected]
+    return (None if selected == list(TOOL_NAMES) else selected), hidden
 
 
 def transport_of(args: argparse.Namespace) -> str:

@@ -32,8 +32,10 @@ from dodo_mcp.errors import (
     DodoResponseError,
     DodoTimeout,
     DodoTransportError,
+    NotFoundError,
     api_error,
 )
+from dodo_mcp.meters import Meter
 from dodo_mcp.models import Event, EventInput, IngestEventsResponse, ListEventsQuery, ListEventsResponse
 from dodo_mcp.retry import RetryPolicy, is_retryable_status
 
@@ -45,7 +47,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class DodoClient:
-    """Async client for GET /events/{id}, GET /events and POST /events/ingest."""
+    """Async client for GET /events/{id}, GET /events, POST /events/ingest and GET /meters/{id}."""
 
     def __init__(
         self,
@@ -116,6 +118,22 @@ class DodoClient:
             api_key=api_key,
         )
         return IngestOutcome(_parse(response, IngestEventsResponse, "an ingest result").ingested_count, attempts)
+
+    async def retrieve_meter(self, meter_id: str, *, api_key: SecretStr | None = None) -> Meter:
+        """GET /meters/{meter_id}, through the same deadline, retries and error mapping as the events calls."""
+        try:
+            response = await self.request(
+                "GET", meter_path(meter_id), operation="retrieve_meter", meter_id=meter_id, api_key=api_key
+            )
+        except NotFoundError as exc:
+            # The generic meter hint suggests dropping meter_id from a listing; here the id is the point.
+            exc.hint = (
+                f"No meter with meter_id {meter_id!r} exists in {self.settings.environment}. Meter ids are "
+                "case-sensitive: check the id in the Dodo dashboard (Meters), and that the key's environment is "
+                "the meter's."
+            )
+            raise
+        return _parse(response, Meter, "a Meter")
 
     def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
         """The key to use (a per-request key wins), or ConfigurationError naming the variable."""
@@ -254,6 +272,13 @@ def event_path(event_id: str) -> str:
     if event_id in ("", ".", ".."):
         raise ValueError(f"{event_id!r} is not a valid event id")
     return "/events/" + quote(event_id, safe="")
+
+
+def meter_path(meter_id: str) -> str:
+    """/meters/{meter_id} with the id percent-encoded as exactly one path segment."""
+    if meter_id in ("", ".", ".."):
+        raise ValueError(f"{meter_id!r} is not a valid meter id")
+    return "/meters/" + quote(meter_id, safe="")
 
 
 def _parse(response: httpx2.Response, model: type[ModelT], what: str) -> ModelT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
 import httpx2
@@ -11,6 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from dodo_mcp import __version__
 from dodo_mcp.client import DodoClient
 from dodo_mcp.config import Settings
+from dodo_mcp.insights import MAX_SCAN_EVENTS
 from dodo_mcp.models import (
     DEFAULT_PAGE_SIZE,
     MAX_EVENTS_PER_CALL,
@@ -20,31 +21,54 @@ from dodo_mcp.models import (
     MAX_METADATA_STRING_LENGTH,
     MAX_PAGE_SIZE,
 )
-from dodo_mcp.tools import InFlightCalls, ToolContext, build_tools
+from dodo_mcp.prompts import add_prompts
+from dodo_mcp.tools import (
+    TOOL_EXPLAIN_METER_MATCH,
+    TOOL_INGEST_EVENTS,
+    TOOL_LIST_EVENTS,
+    TOOL_NAMES,
+    TOOL_SUMMARIZE_EVENTS,
+    InFlightCalls,
+    ToolContext,
+    build_tools,
+)
 
 SERVER_NAME = "dodo-mcp"
 SERVER_TITLE = "Dodo Payments usage events"
 
 
-def instructions(settings: Settings) -> str:
-    """What the agent should know before its first call."""
-    return f"""\
-dodo-mcp reads and records Dodo Payments usage events, the events that drive usage-based billing.
-Calls go to {settings.target}.
-
+def instructions(settings: Settings, tools: Collection[str] = TOOL_NAMES) -> str:
+    """What the agent should know before its first call, about the tools it has."""
+    parts = [
+        "dodo-mcp reads and records Dodo Payments usage events, the events that drive usage-based billing.\n"
+        f"Calls go to {settings.target}."
+    ]
+    if TOOL_INGEST_EVENTS in tools:
+        parts.append(f"""\
 Ingest rules (ingest_events): 1 to {MAX_EVENTS_PER_CALL} events per call (sent in batches of at most \
 {MAX_EVENTS_PER_REQUEST}). event_id is the idempotency \
 key: an event_id Dodo already has is ignored, so re-sending the same events after an error is safe and \
 never double-counts; use deterministic ids (customer + action + time), unique within a call. timestamp \
 is RFC 3339 within the last hour and at most 5 minutes ahead (omit it for now). metadata holds at most \
 {MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY_LENGTH} characters, with string (at most \
-{MAX_METADATA_STRING_LENGTH} characters), number or boolean values; no objects or arrays.
-
+{MAX_METADATA_STRING_LENGTH} characters), number or boolean values; no objects or arrays.""")
+    if TOOL_LIST_EVENTS in tools:
+        parts.append(f"""\
 Paging (list_events): pages are 0-based, newest first; page_size 1 to {MAX_PAGE_SIZE} (default \
 {DEFAULT_PAGE_SIZE}). Call again with page_number=next_page_number until next_page_number is null. \
-Narrow with customer_id, event_name, meter_id or a start/end range rather than paging through everything.
-
-Errors come back as tool results that say what to fix; follow them rather than retrying blindly."""
+Narrow with customer_id, event_name, meter_id or a start/end range rather than paging through everything.""")
+    if TOOL_SUMMARIZE_EVENTS in tools:
+        parts.append(f"""\
+Totals and breakdowns (summarize_events): count, sum, max or last per customer_id, event_name, \
+metadata.<key>, hour or day, computed from at most {MAX_SCAN_EVENTS:,} events per call; use it instead of \
+paging list_events. If complete is false, follow its note.""")
+    if TOOL_EXPLAIN_METER_MATCH in tools:
+        parts.append(
+            "Why a meter does or does not count an event (explain_meter_match): the first failing condition of "
+            "the meter's event_name and filter."
+        )
+    parts.append("Errors come back as tool results that say what to fix; follow them rather than retrying blindly.")
+    return "\n\n".join(parts)
 
 
 def build_server(
@@ -54,8 +78,12 @@ def build_server(
     client: DodoClient | None = None,
     per_client_api_key: bool = False,
     in_flight: InFlightCalls | None = None,
+    tools: Collection[str] = TOOL_NAMES,
 ) -> MCPServer[ToolContext]:
-    """The MCP server for these settings. Pass `client` to share one across servers or connections."""
+    """The MCP server for these settings, serving `tools` (see tools.select_tools) and the prompts they allow.
+
+    Pass `client` to share one across servers or connections.
+    """
     dodo = client or DodoClient(settings, transport=transport)
     calls = in_flight or InFlightCalls()
 
@@ -66,13 +94,15 @@ def build_server(
         async with dodo:
             yield ToolContext(client=dodo, per_client_api_key=per_client_api_key, in_flight=calls)
 
-    return MCPServer(
+    server = MCPServer(
         SERVER_NAME,
         title=SERVER_TITLE,
         version=__version__,
-        instructions=instructions(settings),
+        instructions=instructions(settings, tools),
         website_url="https://github.com/dodo-mcp/dodo-mcp",
-        tools=build_tools(),
+        tools=build_tools(tools),
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
     )
+    add_prompts(server, tools)
+    return server

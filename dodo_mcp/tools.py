@@ -1,5 +1,8 @@
 """The MCP tools: shape the inputs, call DodoClient, shape the results.
 
+retrieve_event, list_events and ingest_events forward one Dodo operation each; summarize_events and
+explain_meter_match compute their answers here from Dodo's events and meters (see insights.py).
+
 Each tool reads its raw arguments from the request and validates them once
 with its model (see arguments.py), so unknown arguments are reported rather
 than dropped and every message is ours. Every failure comes back as an
@@ -11,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -26,8 +29,21 @@ from dodo_mcp.arguments import validate_arguments
 from dodo_mcp.client import DodoClient
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.errors import DodoError
+from dodo_mcp.insights import (
+    DEFAULT_SCAN_EVENTS,
+    MAX_SCAN_EVENTS,
+    EventSummary,
+    ExplainMeterMatchArguments,
+    MeterMatch,
+    SummarizeEventsArguments,
+    explain,
+    summarize,
+    summary_text,
+)
 from dodo_mcp.models import (
     MAX_EVENTS_PER_CALL,
+    MAX_ID_LENGTH,
+    MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     Event,
     EventPage,
@@ -44,6 +60,40 @@ logger = logging.getLogger(__name__)
 TOOL_RETRIEVE_EVENT = "retrieve_event"
 TOOL_LIST_EVENTS = "list_events"
 TOOL_INGEST_EVENTS = "ingest_events"
+TOOL_SUMMARIZE_EVENTS = "summarize_events"
+TOOL_EXPLAIN_METER_MATCH = "explain_meter_match"
+# Every tool, in the order tools/list shows them.
+TOOL_NAMES = (
+    TOOL_RETRIEVE_EVENT,
+    TOOL_LIST_EVENTS,
+    TOOL_INGEST_EVENTS,
+    TOOL_SUMMARIZE_EVENTS,
+    TOOL_EXPLAIN_METER_MATCH,
+)
+# The tools that change anything in Dodo; --read-only hides them.
+WRITE_TOOLS = frozenset({TOOL_INGEST_EVENTS})
+
+
+class ToolSelectionError(ValueError):
+    """--tools / DODO_MCP_TOOLS named a tool that does not exist, or left none."""
+
+
+def select_tools(names: Sequence[str] | None = None, *, read_only: bool = False) -> list[str]:
+    """The names of the tools to serve, in TOOL_NAMES order: `names` (all when None), minus WRITE_TOOLS when read-only."""
+    chosen = list(TOOL_NAMES) if names is None else [name.strip() for name in names if name.strip()]
+    unknown = [name for name in chosen if name not in TOOL_NAMES]
+    if unknown:
+        raise ToolSelectionError(
+            f"unknown tool{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}; "
+            f"valid names: {', '.join(TOOL_NAMES)}"
+        )
+    selected = [name for name in TOOL_NAMES if name in chosen and not (read_only and name in WRITE_TOOLS)]
+    if not selected:
+        raise ToolSelectionError(
+            f"no tools left to serve (read-only hides {', '.join(sorted(WRITE_TOOLS))}); "
+            f"valid names: {', '.join(TOOL_NAMES)}"
+        )
+    return selected
 
 
 class InFlightCalls:
@@ -263,66 +313,190 @@ async def ingest_events(ctx: Context) -> Annotated[CallToolResult, IngestResult]
     )
 
 
-_RETRIEVE_DESCRIPTION = """\
-Fetch one usage event by its event_id: the id given when it was ingested.
-Event IDs are case-sensitive and must match exactly. Returns the event with its customer_id, \
-event_name, timestamp and complete metadata. Use it to confirm an event was recorded or to inspect \
-its metadata; use list_events to search when you don't know the id."""
+@_answering_errors
+async def summarize_events(ctx: Context) -> Annotated[CallToolResult, EventSummary]:
+    arguments = validate_arguments(SummarizeEventsArguments, _raw_arguments(ctx), tool=TOOL_SUMMARIZE_EVENTS)
 
-_LIST_DESCRIPTION = f"""\
-List usage events, newest first, filtered by customer_id, event_name, meter_id (applies the meter's \
-event_name and filter) and a start/end time range (RFC 3339). In the text result, fields shared by \
-every item are given once under "common". Pages are 0-based: page_size is 1 to \
-{MAX_PAGE_SIZE} (default 10) and page_number starts at 0. The result has items, has_more and \
-next_page_number: to see more, call again with page_number=next_page_number until it is null."""
+    async def progress(scanned: int, cap: int) -> None:
+        # A no-op unless the client sent a progress token.
+        await ctx.report_progress(scanned, cap, f"{scanned} events scanned")
+
+    summary = await summarize(_client(ctx), arguments, api_key=_request_api_key(ctx), progress=progress)
+    return success_result(summary, summary_text(summary))
+
+
+@_answering_errors
+async def explain_meter_match(ctx: Context) -> Annotated[CallToolResult, MeterMatch]:
+    arguments = validate_arguments(ExplainMeterMatchArguments, _raw_arguments(ctx), tool=TOOL_EXPLAIN_METER_MATCH)
+    match = await explain(_client(ctx), arguments, api_key=_request_api_key(ctx))
+    return success_result(match)
+
+
+_RETRIEVE_DESCRIPTION = """\
+Fetch one usage event by its event_id (case-sensitive, exact match): its customer_id, event_name, \
+timestamp and metadata. To search without the id, use list_events."""
+
+_LIST_DESCRIPTION = """\
+List usage events, newest first, by customer_id, event_name, meter_id and start/end. Pages are \
+0-based: call again with page_number=next_page_number until it is null. Text results give fields shared \
+by every item once, under "common". For totals, use summarize_events."""
 
 _INGEST_DESCRIPTION = f"""\
-Record usage events for usage-based billing (1 to {MAX_EVENTS_PER_CALL} per call). Each event \
-needs event_id, customer_id and event_name; metadata (at most 50 scalar key-value pairs) and timestamp \
-(RFC 3339, within the last hour and at most 5 minutes ahead; default now) are optional. event_id is \
-the idempotency key: Dodo ignores an event_id it already has, so retrying the same events is safe and \
-never double-counts. Use deterministic ids such as customer + action + time. event_ids must be unique \
-within one call. Every event is checked before anything is sent; if one is invalid, nothing is stored. \
-Large calls are sent in batches; if a batch fails, the result lists unconfirmed_event_ids: re-send \
-exactly those events."""
+Record usage events for billing, 1 to {MAX_EVENTS_PER_CALL} per call. event_id is the idempotency key: \
+Dodo ignores ids it already has, so retrying is safe; use deterministic ids (customer + action + time), \
+unique within a call. One invalid event means nothing is sent. If a batch fails, re-send exactly the \
+unconfirmed_event_ids."""
+
+_SUMMARIZE_DESCRIPTION = f"""\
+Count, sum, max or last of a metadata key over usage events, grouped by customer_id, event_name, \
+metadata.<key>, hour or day. Same filters as list_events; scans the newest max_events matches \
+(default {DEFAULT_SCAN_EVENTS:,}, at most {MAX_SCAN_EVENTS:,}) itself. Prefer it to paging list_events \
+for totals. complete=false: the scan stopped; narrow as note says."""
+
+_EXPLAIN_DESCRIPTION = """\
+Say whether a meter counts an event, checking the meter's event_name and filter locally; if not, \
+name the first failing condition and why (missing key, type mismatch or failed comparison)."""
+
+_READ_ONLY = {"read_only_hint": True, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": True}
+_INGEST_HINTS = {**_READ_ONLY, "read_only_hint": False}
+
+# name -> (function, title, description, arguments model, annotations)
+_SPECS: dict[str, tuple[ToolFunction, str, str, type[BaseModel], dict[str, bool]]] = {
+    TOOL_RETRIEVE_EVENT: (
+        retrieve_event,
+        "Retrieve a usage event",
+        _RETRIEVE_DESCRIPTION,
+        RetrieveEventArguments,
+        _READ_ONLY,
+    ),
+    TOOL_LIST_EVENTS: (list_events, "List usage events", _LIST_DESCRIPTION, ListEventsArguments, _READ_ONLY),
+    TOOL_INGEST_EVENTS: (
+        ingest_events,
+        "Ingest usage events",
+        _INGEST_DESCRIPTION,
+        IngestEventsArguments,
+        _INGEST_HINTS,
+    ),
+    TOOL_SUMMARIZE_EVENTS: (
+        summarize_events,
+        "Summarize usage events",
+        _SUMMARIZE_DESCRIPTION,
+        SummarizeEventsArguments,
+        _READ_ONLY,
+    ),
+    TOOL_EXPLAIN_METER_MATCH: (
+        explain_meter_match,
+        "Explain a meter match",
+        _EXPLAIN_DESCRIPTION,
+        ExplainMeterMatchArguments,
+        _READ_ONLY,
+    ),
+}
 
 
-def build_tools() -> list[Tool]:
-    """The three tools, with schemas derived from the models and all four annotations set."""
-    specs: list[tuple[ToolFunction, str, str, str, type[BaseModel], ToolAnnotations]] = [
-        (
-            retrieve_event,
-            TOOL_RETRIEVE_EVENT,
-            "Retrieve a usage event",
-            _RETRIEVE_DESCRIPTION,
-            RetrieveEventArguments,
-            ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-        ),
-        (
-            list_events,
-            TOOL_LIST_EVENTS,
-            "List usage events",
-            _LIST_DESCRIPTION,
-            ListEventsArguments,
-            ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-        ),
-        (
-            ingest_events,
-            TOOL_INGEST_EVENTS,
-            "Ingest usage events",
-            _INGEST_DESCRIPTION,
-            IngestEventsArguments,
-            ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-        ),
-    ]
+# Shorter wording, for tools/list only, of the longest property descriptions in models.py (which keep
+# Dodo's own wording): every conversation reads tools/list in full, and all five tools must fit in
+# 2,500 tokens. Paths are checked when the tools are built, so a renamed field cannot go unnoticed.
+_EVENT_SHORTER = {
+    "customer_id": "The customer whose usage it is",
+    "event_id": "Idempotency key, as ingested",
+    "timestamp": "When it happened (RFC 3339)",
+    "metadata": "Key-value metadata: string, number or boolean values",
+}
+_SHORTER: dict[tuple[str, str], dict[str, str]] = {
+    (TOOL_LIST_EVENTS, "input"): {
+        "event_name": "Only this event_name (with meter_id, it must be the meter's)",
+        "meter_id": "Only events the meter counts (its event_name and filter)",
+        "start": "Events after this time (RFC 3339, e.g. 2026-01-14T10:30:00Z)",
+        "end": "Events before this time (RFC 3339)",
+        "page_size": f"Events per page, 1 to {MAX_PAGE_SIZE} (default 10)",
+        "page_number": "0-based page (default 0)",
+    },
+    (TOOL_LIST_EVENTS, "output"): {
+        **{f"items[].{name}": text for name, text in _EVENT_SHORTER.items()},
+        "has_more": "True when the page came back full: another may follow",
+        "next_page_number": "The page_number to ask for next; null at the end",
+    },
+    (TOOL_RETRIEVE_EVENT, "output"): _EVENT_SHORTER,
+    (TOOL_INGEST_EVENTS, "input"): {
+        "events": f"1 to {MAX_EVENTS_PER_CALL} events, sent in batches; event_ids unique across the call",
+        "events[].event_id": "Idempotency key: ids Dodo already has are ignored. E.g. customer + action + time",
+        "events[].customer_id": "The customer whose usage this is",
+        "events[].timestamp": "RFC 3339, within the last hour, at most 5 minutes ahead (default now)",
+        "events[].metadata": "At most 50 keys of at most 100 characters; string (at most 500 characters), "
+        "number or boolean values",
+    },
+    (TOOL_INGEST_EVENTS, "output"): {
+        "ignored_count": "How many Dodo already had (by event_id), so ignored",
+        "unconfirmed_event_ids": "Re-send exactly these events; it is safe",
+        "batches[].first_index": "Index of its first event",
+        "batches[].event_count": "Events in the batch",
+        "batches[].confirmed": "Dodo confirmed it holds the whole batch",
+        "batches[].ingested_count": "New events; null if unconfirmed",
+        "batches[].ignored_count": "Events Dodo already had; null if unconfirmed",
+        "batches[].attempts": "Requests, retries included",
+        "batches[].error": "Why unconfirmed, and what to do",
+    },
+}
+
+
+def _reword(schema: dict[str, Any], path: str, text: str) -> None:
+    node = schema
+    for part in path.split("."):
+        node = node["properties"][part.removesuffix("[]")]
+        if part.endswith("[]"):
+            node = node["items"]
+    assert "description" in node, path
+    node["description"] = text
+
+
+def lean_schema(node: Any, *, is_property: bool = False) -> Any:
+    """A portable schema without what costs context and tells the model nothing.
+
+    Every tools/list is read in full on every conversation: "default": null, the descriptions of
+    whole objects (the tool description says it; the properties' own descriptions are kept) and a
+    page_number maximum of 2**31-1 are dropped, and so are the id length bounds (1 to 512): the
+    arguments are still checked against them, with a message that says so.
+    """
+    if isinstance(node, list):
+        return [lean_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    is_identifier = node.get("maxLength") == MAX_ID_LENGTH and node.get("minLength") == 1
+    for key, value in node.items():
+        if is_identifier and key in ("maxLength", "minLength"):
+            continue
+        if key == "default" and value is None:
+            continue
+        if key == "description" and not is_property and node.get("type") in ("object", ["object", "null"]):
+            continue
+        if key == "maximum" and value == MAX_PAGE_NUMBER:
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: lean_schema(prop, is_property=True) for name, prop in value.items()}
+        else:
+            out[key] = lean_schema(value)
+    return out
+
+
+def build_tools(names: Collection[str] | None = None) -> list[Tool]:
+    """The tools named (all when None), with schemas derived from the models and all four annotations set."""
     tools = []
-    for fn, name, title, description, arguments_model, hints in specs:
-        hints.title = title
-        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=hints)
+    for name in TOOL_NAMES:
+        if names is not None and name not in names:
+            continue
+        fn, title, description, arguments_model, hints = _SPECS[name]
+        annotations = ToolAnnotations(title=title, **hints)
+        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=annotations)
         # The function takes only the context and validates the raw arguments itself;
         # publish the arguments model's schema, made portable.
-        tool.parameters = portable_schema(arguments_model)
+        tool.parameters = lean_schema(portable_schema(arguments_model))
         assert tool.fn_metadata.output_schema is not None
-        tool.fn_metadata.output_schema = simplify_schema(tool.fn_metadata.output_schema)
+        tool.fn_metadata.output_schema = lean_schema(simplify_schema(tool.fn_metadata.output_schema))
+        for (owner, side), texts in _SHORTER.items():
+            if owner == name:
+                for path, text in texts.items():
+                    _reword(tool.parameters if side == "input" else tool.fn_metadata.output_schema, path, text)
         tools.append(tool)
     return tools

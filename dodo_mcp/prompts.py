@@ -1,0 +1,201 @@
+"""MCP prompts: the three jobs agents are asked to do most, as step-by-step plans over the tools.
+
+Clients that support prompts show them as slash commands (e.g. /investigate_missing_usage in Claude
+Code). Each renders one user message naming the tools to call, in order, with the arguments filled
+in. A prompt is served only when every tool it needs is (see --tools / --read-only); a step that
+needs ingest_events is left out when ingest_events is hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.prompts import Prompt
+from pydantic import Field
+
+from dodo_mcp.tools import (
+    TOOL_EXPLAIN_METER_MATCH,
+    TOOL_INGEST_EVENTS,
+    TOOL_LIST_EVENTS,
+    TOOL_RETRIEVE_EVENT,
+    TOOL_SUMMARIZE_EVENTS,
+)
+
+PROMPT_INVESTIGATE = "investigate_missing_usage"
+PROMPT_SUMMARIZE = "summarize_customer_usage"
+PROMPT_CHECK_SHAPE = "check_event_shape"
+
+CustomerId = Annotated[str, Field(description="The customer_id whose usage to look at")]
+OptionalMeterId = Annotated[str, Field(description="A meter_id to check against (optional)")]
+
+
+def _or(value: str, fallback: str) -> str:
+    return value.strip() or fallback
+
+
+def investigate_missing_usage(
+    customer_id: CustomerId,
+    meter_id: OptionalMeterId = "",
+    event_name: Annotated[str, Field(description="The event_name the usage should arrive as (optional)")] = "",
+    since: Annotated[str, Field(description="RFC 3339 time from which usage is missing (optional)")] = "",
+) -> str:
+    start = f', "start": "{since}"' if since.strip() else ""
+    name = f', "event_name": "{event_name}"' if event_name.strip() else ""
+    meter = meter_id.strip()
+    steps = [
+        f'summarize_events with {{"customer_id": "{customer_id}"{start}, "group_by": ["event_name", "day"]}}: '
+        "what arrived for this customer, by name and day. No events at all points to the integration or the "
+        "customer_id it sends.",
+        f'list_events with {{"customer_id": "{customer_id}"{name}{start}, "page_size": 10}}: the newest raw events; '
+        "check customer_id and event_name spelling (both are case-sensitive) and the metadata keys.",
+    ]
+    if meter:
+        steps += [
+            f'summarize_events with {{"customer_id": "{customer_id}", "meter_id": "{meter}"{start}}}: what the meter '
+            "counts for the customer (its own aggregation). Compare with the first step.",
+            f'explain_meter_match with {{"event_id": <an event from step 2 that should count>, "meter_id": "{meter}"}}: '
+            "whether the meter counts it, and if not the first failing condition (event_name, missing key, type "
+            "mismatch, failed comparison).",
+        ]
+    else:
+        steps.append(
+            "If a meter shows the low numbers, ask the user for its meter_id and call explain_meter_match with an "
+            "event from step 2 that should count."
+        )
+    steps.append(
+        "If the user has event_ids that should exist, retrieve_event each one (ids are case-sensitive); a 404 "
+        "means Dodo never stored it."
+    )
+    return _plan(
+        f"Investigate why usage is missing for customer {customer_id}"
+        + (f" on meter {meter}" if meter else "")
+        + ". Do not ingest or re-send anything unless the user asks.",
+        steps,
+        "Conclude with one cause: never sent, sent with another customer_id or event_name, outside the time "
+        "range, or filtered out by the meter (name the clause) — and the fix.",
+    )
+
+
+def summarize_customer_usage(
+    customer_id: CustomerId,
+    start: Annotated[str, Field(description="Start of the period, RFC 3339 (e.g. 2026-11-01T00:00:00Z)")],
+    end: Annotated[str, Field(description="End of the period, RFC 3339")],
+    meter_id: OptionalMeterId = "",
+) -> str:
+    period = f'"customer_id": "{customer_id}", "start": "{start}", "end": "{end}"'
+    meter = meter_id.strip()
+    steps = [f'summarize_events with {{{period}, "group_by": ["event_name"]}}: events per event_name.']
+    if meter:
+        steps += [
+            f'summarize_events with {{{period}, "meter_id": "{meter}"}}: the meter\'s own aggregation over the '
+            "period, the billable quantity.",
+            f'summarize_events with {{{period}, "meter_id": "{meter}", "group_by": ["day"]}}: the same by day.',
+        ]
+    else:
+        steps.append(f'summarize_events with {{{period}, "group_by": ["day"]}}: the trend by day.')
+    steps.append(
+        "If a result says complete: false, follow its note (split the period with a tighter start/end) until "
+        "every part is complete, and add the parts up."
+    )
+    return _plan(
+        f"Summarize customer {customer_id}'s usage from {start} to {end}.",
+        steps,
+        "Report the totals and the trend in a short table, and say if anything could not be counted completely.",
+    )
+
+
+def check_event_shape_text(event_name: str, meter_id: str = "", customer_id: str = "", *, can_ingest: bool) -> str:
+    who = f', "customer_id": "{customer_id}"' if customer_id.strip() else ""
+    meter = meter_id.strip()
+    steps = [
+        f'list_events with {{"event_name": "{event_name}"{who}, "page_size": 5}}: the newest events as Dodo stored '
+        "them. Check event_ids are deterministic (customer + action + time), metadata values are scalars, and "
+        "numbers are sent as numbers.",
+        f'summarize_events with {{"event_name": "{event_name}", "group_by": ["customer_id"]}}: which customers the '
+        "events went to (a wrong or empty customer_id shows here).",
+    ]
+    if meter:
+        steps.append(
+            f'explain_meter_match with {{"event_id": <one event from step 1>, "meter_id": "{meter}"}}: the meter must '
+            "count it, and contributes must be a number when the meter sums, maxes or takes the last value."
+        )
+    if can_ingest:
+        steps.append(
+            "Only in test_mode or the sandbox, and only if the user agrees: ingest_events one sample event shaped "
+            "like the integration's, retrieve_event it by id, then send it again and check ignored_count is 1 "
+            "(retries are safe)."
+        )
+    return _plan(
+        f"Check the shape of {event_name!r} events before the integration goes live.",
+        steps,
+        "List each problem found with the fix, or say the events are ready.",
+    )
+
+
+def _plan(goal: str, steps: list[str], finish: str) -> str:
+    numbered = "\n".join(f"{index}. {step}" for index, step in enumerate(steps, 1))
+    return f"{goal}\n\nUse the dodo-mcp tools in this order:\n{numbered}\n\n{finish}"
+
+
+def check_event_shape_prompt(can_ingest: bool) -> Callable[..., str]:
+    """The check_event_shape prompt, with its ingest step only when ingest_events is served."""
+
+    def check_event_shape(
+        event_name: Annotated[str, Field(description="The event_name the integration sends")],
+        meter_id: OptionalMeterId = "",
+        customer_id: Annotated[str, Field(description="A test customer_id the integration used (optional)")] = "",
+    ) -> str:
+        return check_event_shape_text(event_name, meter_id, customer_id, can_ingest=can_ingest)
+
+    return check_event_shape
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    name: str
+    title: str
+    description: str
+    # The served tools -> the prompt function.
+    make: Callable[[Collection[str]], Callable[..., str]]
+    needs: frozenset[str]
+
+
+PROMPTS = (
+    PromptSpec(
+        PROMPT_INVESTIGATE,
+        "Investigate missing usage",
+        "Find out why a customer's usage is missing or lower than expected.",
+        lambda _: investigate_missing_usage,
+        frozenset({TOOL_SUMMARIZE_EVENTS, TOOL_LIST_EVENTS, TOOL_EXPLAIN_METER_MATCH, TOOL_RETRIEVE_EVENT}),
+    ),
+    PromptSpec(
+        PROMPT_SUMMARIZE,
+        "Summarize a customer's usage",
+        "Totals and a daily trend of a customer's usage for a period, optionally as a meter counts it.",
+        lambda _: summarize_customer_usage,
+        frozenset({TOOL_SUMMARIZE_EVENTS}),
+    ),
+    PromptSpec(
+        PROMPT_CHECK_SHAPE,
+        "Check event shape before going live",
+        "Check that an integration's events have the shape Dodo and its meters expect.",
+        lambda tools: check_event_shape_prompt(TOOL_INGEST_EVENTS in tools),
+        frozenset({TOOL_LIST_EVENTS, TOOL_SUMMARIZE_EVENTS, TOOL_EXPLAIN_METER_MATCH}),
+    ),
+)
+
+
+def add_prompts(server: MCPServer[Any], tools: Collection[str]) -> list[str]:
+    """Register every prompt whose tools are all served; return their names."""
+    added = []
+    for spec in PROMPTS:
+        if spec.needs <= set(tools):
+            prompt = Prompt.from_function(
+                spec.make(tools), name=spec.name, title=spec.title, description=spec.description
+            )
+            server.add_prompt(prompt)
+            added.append(spec.name)
+    return added
