@@ -55,4 +55,11 @@ async def retrieve_event(ctx: Context, event_id: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    import sys
+
+    # `--http PORT [--stateless]` serves Streamable HTTP on 127.0.0.1 (bench section 6); stdio otherwise.
+    if "--http" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--http") + 1])
+        server.run("streamable-http", host="127.0.0.1", port=port, stateless_http="--stateless" in sys.argv)
+    else:
+        server.run("stdio")

@@ -64,10 +64,19 @@ class Params:
     memory_calls: int = 10_000
     sandbox_events: int = 20_000
     sandbox_samples: int = 50
+    http_quick: bool = False
 
     @classmethod
     def quick(cls) -> Params:
-        return cls(cold_runs=2, call_rounds=2, call_block=10, ingest_calls=2, memory_calls=500, sandbox_events=2000)
+        return cls(
+            cold_runs=2,
+            call_rounds=2,
+            call_block=10,
+            ingest_calls=2,
+            memory_calls=500,
+            sandbox_events=2000,
+            http_quick=True,
+        )
 
 
 @dataclass
@@ -468,17 +477,23 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
 # 6. Streamable HTTP (finished once `dodo-mcp --transport streamable-http` exists).
 
 
-def streamable_http(report: Report) -> None:
+def streamable_http(report: Report, params: Params, sandbox: Sandbox) -> None:
     print("\n[6] streamable HTTP: 8 and 50 concurrent clients, stateful and stateless", flush=True)
-    help_text = subprocess.run([DODO_MCP, "--help"], capture_output=True, text=True, timeout=60).stdout
-    if "--transport" not in help_text or "streamable-http" not in help_text:
-        report.data["streamable_http"] = "not available yet"
-        report.add("streamable HTTP", "dodo-mcp --transport streamable-http", "not available yet")
-        return
-    # The transport exists: this section is to be finished alongside it (concurrent mcp.Client(url)
-    # sessions calling list_events against dodo-mcp and a bare SDK server, stateful and stateless).
-    report.data["streamable_http"] = "transport present; section not written yet"
-    report.add("streamable HTTP", "dodo-mcp --transport streamable-http", "available; benchmark not written yet")
+    from bench import http_load
+
+    results = http_load.run(sandbox.url, quick=params.http_quick)
+    report.data["streamable_http"] = results
+    by_key = {(r["server"], r["mode"], r["clients"]): r for r in results}
+    for mode in ("stateful", "stateless"):
+        for clients in (8, 50):
+            ours, bare = by_key[("dodo-mcp", mode, clients)], by_key[("bare MCPServer", mode, clients)]
+            ratio = ours["calls_per_s"] / bare["calls_per_s"]
+            report.add(
+                "streamable HTTP",
+                f"list_events, {mode}, {clients} clients",
+                f"dodo-mcp {ours['calls_per_s']:.0f} calls/s, p50 {ours['p50_ms']:.1f} / p99 {ours['p99_ms']:.1f} ms; "
+                f"bare {bare['calls_per_s']:.0f} calls/s, p99 {bare['p99_ms']:.1f} ms; {ratio:.2f}x bare throughput",
+            )
 
 
 # 7. The sandbox's own benchmark.
@@ -585,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if 1 in wanted:
         cold_start(report, params)
-    if wanted & {2, 3, 4, 5}:
+    if wanted & {2, 3, 4, 5, 6}:
         with Sandbox() as sandbox:
             ids = seed(sandbox.url, 2000, "evt")
             if 2 in wanted:
@@ -596,8 +611,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 memory(report, params, sandbox, ids)
             if 5 in wanted:
                 context_cost(report, sandbox)
-    if 6 in wanted:
-        streamable_http(report)
+            if 6 in wanted:
+                streamable_http(report, params, sandbox)
     if 7 in wanted:
         print("\n[7] sandbox", flush=True)
         sandbox_figures(report, params)
