@@ -434,10 +434,25 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
         cl = f", {entry['cl100k'] / per:.0f} cl100k tokens" if entry["cl100k"] is not None else ""
         return f"{entry['bytes'] / per:,.0f} bytes, ~{entry['chars_div_4'] / per:,.0f} tokens (chars/4){cl}"
 
+    # One question answered two ways: summarize_events once, or every page of list_events.
+    question = {"customer_id": "cus_3", "event_name": "api_request"}
+    summary_arguments = {
+        **question,
+        "group_by": ["metadata.model"],
+        "aggregation": {"type": "sum", "key": "tokens_used"},
+        "max_events": 5000,
+    }
     with RawClient(DODO[1], server_env(sandbox.url)) as raw:
         raw.initialize()
         tools_list = raw.request("tools/list")["result"]
         page = raw.request("tools/call", {"name": "list_events", "arguments": {"page_size": 10}})["result"]
+        summary = raw.request("tools/call", {"name": "summarize_events", "arguments": summary_arguments})["result"]
+        pages: list[dict[str, Any]] = []
+        next_page: int | None = 0
+        while next_page is not None:
+            arguments = {**question, "page_size": 100, "page_number": next_page}
+            pages.append(raw.request("tools/call", {"name": "list_events", "arguments": arguments})["result"])
+            next_page = pages[-1]["structuredContent"]["next_page_number"]
     official = httpx2.get(
         f"{sandbox.url}/events", params={"page_size": 10}, headers={"Authorization": f"Bearer {SANDBOX_KEY}"}
     ).json()
@@ -447,13 +462,32 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
     text_cost = cost(page["content"][0]["text"])
     structured_cost = cost(json.dumps(page["structuredContent"], separators=(",", ":")))
     pretty_cost = cost(json.dumps(official, indent=2))
+    listed = [item for p in pages for item in p["structuredContent"]["items"]]
+    by_model: dict[str, int] = {}
+    for item in listed:
+        by_model[item["metadata"]["model"]] = (
+            by_model.get(item["metadata"]["model"], 0) + item["metadata"]["tokens_used"]
+        )
+    groups = summary["structuredContent"]["groups"]
+    assert summary["structuredContent"]["complete"], summary["structuredContent"]
+    assert {g["key"]["metadata.model"]: g["value"] for g in groups} == by_model, (groups, by_model)
+    summary_cost = cost(summary["content"][0]["text"])
+    paged_cost = [cost(p["content"][0]["text"]) for p in pages]
+    paged_total = {k: sum(c[k] for c in paged_cost) if paged_cost[0][k] is not None else None for k in paged_cost[0]}
     report.data["context_cost"] = {
         "tokenizer": name,
         "tools_list": tools_cost,
+        "summary_vs_paging": {
+            "events": len(listed),
+            "summarize_events": summary_cost,
+            "list_events_pages": len(pages),
+            "list_events_total": paged_total,
+        },
         "list_events_10": {"text": text_cost, "structured": structured_cost, "official_pretty_indent2": pretty_cost},
     }
     limit = tools_cost["cl100k"] if tools_cost["cl100k"] is not None else tools_cost["chars_div_4"]
-    report.add("context", "tools/list result (3 tools)", show(tools_cost), "< 2,500 tokens", limit < 2500)
+    tools_count = len(tools_list["tools"])
+    report.add("context", f"tools/list result ({tools_count} tools)", show(tools_cost), "< 2,500 tokens", limit < 2500)
     report.add("context", "official tools' pretty JSON (indent=2), per event", show(pretty_cost, events))
     key = "cl100k" if pretty_cost["cl100k"] is not None else "chars_div_4"
     # The target is for the text the model reads; structuredContent is reported beside it, untargeted
@@ -471,6 +505,13 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
         "context",
         "list_events structuredContent, per event",
         f"{show(structured_cost, events)}; {ratio:.2f}x pretty JSON ({key})",
+    )
+    question_text = f"sum of tokens_used by model, {len(listed)} events of one customer"
+    report.add("context", f"summarize_events text ({question_text})", show(summary_cost))
+    report.add(
+        "context",
+        f"list_events text, all {len(pages)} pages of 100 (same answer)",
+        f"{show(paged_total)}; summarize_events uses {summary_cost[key] / paged_total[key]:.4f}x ({key})",
     )
 
 

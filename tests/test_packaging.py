@@ -18,8 +18,10 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from dodo_mcp import __version__
+from dodo_mcp.cli import READ_ONLY_ENV, TOOLS_ENV
 from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_ENVIRONMENT, ENVIRONMENT_ENV, Settings
 from dodo_mcp.server import SERVER_NAME, build_server
+from dodo_mcp.tools import TOOL_NAMES
 from tests.conftest import API_KEY, CAPTURED, server_env, text_of
 from tests.mcpb_host import resolve_mcp_config
 
@@ -37,7 +39,14 @@ async def test_manifest_tools_are_the_servers_tools() -> None:
     async with Client(build_server(Settings())) as client:
         listed = await client.list_tools()
     assert MANIFEST["tools"] == [{"name": tool.name, "description": tool.description} for tool in listed.tools]
-    assert [tool["name"] for tool in MANIFEST["tools"]] == ["retrieve_event", "list_events", "ingest_events"]
+    assert [tool["name"] for tool in MANIFEST["tools"]] == list(TOOL_NAMES)
+    assert list(TOOL_NAMES) == [
+        "retrieve_event",
+        "list_events",
+        "ingest_events",
+        "summarize_events",
+        "explain_meter_match",
+    ]
     assert MANIFEST["tools_generated"] is False
 
 
@@ -74,9 +83,11 @@ def test_manifest_maps_user_config_onto_the_servers_environment() -> None:
         ENVIRONMENT_ENV: "${user_config.environment}",
         BASE_URL_ENV: "${user_config.base_url}",
         SANDBOX_ENV: "${user_config.sandbox}",
+        READ_ONLY_ENV: "${user_config.read_only}",
+        TOOLS_ENV: "${user_config.tools}",
     }
     options = MANIFEST["user_config"]
-    assert list(options) == ["api_key", "environment", "base_url", "sandbox"]
+    assert list(options) == ["api_key", "environment", "base_url", "sandbox", "read_only", "tools"]
     assert (options["api_key"]["type"], options["api_key"]["sensitive"], options["api_key"]["required"]) == (
         "string",
         True,
@@ -87,6 +98,8 @@ def test_manifest_maps_user_config_onto_the_servers_environment() -> None:
     # An optional setting needs a default: a host leaves "${user_config.base_url}" as it is otherwise.
     assert options["base_url"]["default"] == ""
     assert (options["sandbox"]["type"], options["sandbox"]["default"]) == ("boolean", False)
+    assert (options["read_only"]["type"], options["read_only"]["default"]) == ("boolean", False)
+    assert (options["tools"]["type"], options["tools"]["default"]) == ("string", "")
 
 
 def test_host_substitution_with_defaults_and_with_every_setting() -> None:
@@ -94,18 +107,34 @@ def test_host_substitution_with_defaults_and_with_every_setting() -> None:
     assert defaults == {
         "command": "uv",
         "args": ["run", "--quiet", "--directory", "/b", "/b/bundle/main.py"],
-        "env": {API_KEY_ENV: "sk_test_1", ENVIRONMENT_ENV: "test_mode", BASE_URL_ENV: "", SANDBOX_ENV: "false"},
+        "env": {
+            API_KEY_ENV: "sk_test_1",
+            ENVIRONMENT_ENV: "test_mode",
+            BASE_URL_ENV: "",
+            SANDBOX_ENV: "false",
+            READ_ONLY_ENV: "false",
+            TOOLS_ENV: "",
+        },
     }
     chosen = resolve_mcp_config(
         MANIFEST,
         "/b",
-        {"api_key": "k", "environment": "live_mode", "base_url": "http://127.0.0.1:8787", "sandbox": True},
+        {
+            "api_key": "k",
+            "environment": "live_mode",
+            "base_url": "http://127.0.0.1:8787",
+            "sandbox": True,
+            "read_only": True,
+            "tools": "list_events,summarize_events",
+        },
     )
     assert chosen["env"] == {
         API_KEY_ENV: "k",
         ENVIRONMENT_ENV: "live_mode",
         BASE_URL_ENV: "http://127.0.0.1:8787",
         SANDBOX_ENV: "true",
+        READ_ONLY_ENV: "true",
+        TOOLS_ENV: "list_events,summarize_events",
     }
     with pytest.raises(KeyError, match="api_key"):
         resolve_mcp_config(MANIFEST, "/b", {})
@@ -146,7 +175,7 @@ async def test_bundle_entry_point_serves_the_sandbox_when_switched_on(tmp_path: 
     resolved = resolve_mcp_config(MANIFEST, str(ROOT), {"api_key": API_KEY, "sandbox": True})
     env = {**_base_env(), **resolved["env"], "DODO_MCP_SANDBOX_DB": ":memory:"}
     names, ingested, missing = await _run_entry_point(env, tmp_path / "stderr.txt")
-    assert names == ["retrieve_event", "list_events", "ingest_events"]
+    assert names == list(TOOL_NAMES)
     assert not ingested.is_error
     assert ingested.structured_content["ingested_count"] == 1
     assert missing.is_error
@@ -162,7 +191,7 @@ async def test_bundle_entry_point_reaches_the_configured_base_url_when_switched_
     resolved = resolve_mcp_config(MANIFEST, str(ROOT), values)
     env = {**_base_env(), **resolved["env"], "DODO_MCP_MAX_RETRIES": "0"}
     names, ingested, missing = await _run_entry_point(env, tmp_path / "stderr.txt")
-    assert names == ["retrieve_event", "list_events", "ingest_events"]
+    assert names == list(TOOL_NAMES)
     assert ingested.is_error
     assert missing.is_error
     assert text_of(missing).startswith("Could not reach Dodo at http://127.0.0.1:9")
