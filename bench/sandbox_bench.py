@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -121,6 +122,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
+    # The machine is shared: record how busy it was, since every figure below depends on it.
+    load_before = os.getloadavg()
+    print(
+        f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} ({os.cpu_count()} CPUs)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite3"
         process, url = start_server(db)
@@ -179,6 +185,9 @@ def main() -> None:
     out = args.results / f"sandbox-{stamp}.json"
     result = {"events": args.events, "batch": args.batch, "clients": args.clients, "ingest": ingest_result}
     result["list_events_page_size_100"] = latencies
+    load_after = os.getloadavg()
+    result["load_average"] = {"before": list(load_before), "after": list(load_after), "cpus": os.cpu_count()}
+    print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"results: {out}")
 
