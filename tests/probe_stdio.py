@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
-EXPECTED_TOOLS = ["retrieve_event", "list_events", "ingest_events"]
+EXPECTED_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]
 TIMEOUT_S = 30
 
 

@@ -200,7 +200,7 @@ async def test_no_retry_on_other_client_errors(dodo: DodoDouble) -> None:
 async def test_missing_api_key_still_lists_tools_and_names_the_variable(dodo: DodoDouble) -> None:
     async with stdio_session(server_env(dodo.url, DODO_PAYMENTS_API_KEY=None)) as session:
         tools = await session.client.list_tools()
-        assert len(tools.tools) == 3
+        assert len(tools.tools) == 5
         results = [
             await session.call("retrieve_event", {"event_id": "e1"}),
             await session.call("list_events", {}),

@@ -168,7 +168,13 @@ async def test_stdio_protocol_eras_both_work(dodo: DodoDouble) -> None:
     for mode in ("legacy", "auto"):
         async with stdio_session(server_env(dodo.url), mode=mode) as session:
             tools = await session.client.list_tools()
-            assert [tool.name for tool in tools.tools] == ["retrieve_event", "list_events", "ingest_events"]
+            assert [tool.name for tool in tools.tools] == [
+                "retrieve_event",
+                "list_events",
+                "ingest_events",
+                "summarize_events",
+                "explain_meter_match",
+            ]
             result = await session.call("list_events", {"page_size": 5})
             assert not result.is_error
     assert [r.query for r in dodo.requests] == [[("page_size", "5"), ("page_number", "0")]] * 2

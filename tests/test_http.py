@@ -99,7 +99,13 @@ async def test_every_tool_over_the_network(transport: str) -> None:
     with serving("--transport", transport, *SANDBOX) as served:
         async with mcp_client(served, transport) as client:
             tools = await client.list_tools()
-            assert [t.name for t in tools.tools] == ["retrieve_event", "list_events", "ingest_events"]
+            assert [t.name for t in tools.tools] == [
+                "retrieve_event",
+                "list_events",
+                "ingest_events",
+                "summarize_events",
+                "explain_meter_match",
+            ]
             ingested = await client.call_tool("ingest_events", {"events": events})
             listed = await client.call_tool("list_events", {"customer_id": "cus_h"})
             retrieved = await client.call_tool("retrieve_event", {"event_id": "h1"})

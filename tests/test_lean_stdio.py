@@ -70,7 +70,13 @@ async def test_the_sdk_client_drives_every_tool_over_the_lean_transport() -> Non
     ]
     async with Client(params) as client:
         tools = await client.list_tools()
-        assert {tool.name for tool in tools.tools} == {"retrieve_event", "list_events", "ingest_events"}
+        assert [tool.name for tool in tools.tools] == [
+            "retrieve_event",
+            "list_events",
+            "ingest_events",
+            "summarize_events",
+            "explain_meter_match",
+        ]
 
         ingested = await client.call_tool("ingest_events", {"events": events})
         assert not ingested.is_error, ingested

@@ -41,9 +41,9 @@ def properties(schema: dict[str, Any], path: str = "$") -> Iterator[tuple[str, d
         yield from properties(schema["items"], f"{path}[]")
 
 
-async def test_three_tools_with_exact_names_titles_and_annotations() -> None:
+async def test_tools_with_exact_names_titles_and_annotations() -> None:
     tools = {tool.name: tool for tool in await list_tools()}
-    assert list(tools) == ["retrieve_event", "list_events", "ingest_events"]
+    assert list(tools) == ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]
     hints = {
         name: (
             tool.title,
@@ -61,6 +61,8 @@ async def test_three_tools_with_exact_names_titles_and_annotations() -> None:
             "Ingest usage events",
             {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": True, "open_world_hint": True},
         ),
+        "summarize_events": ("Summarize usage events", "Summarize usage events", read_only),
+        "explain_meter_match": ("Explain a meter match", "Explain a meter match", read_only),
     }
 
 

@@ -90,7 +90,13 @@ def test_stdout_carries_only_json_rpc_even_under_a_hostile_locale(dodo_double: D
         "version": "0.1.0",
         "websiteUrl": "https://github.com/dodo-mcp/dodo-mcp",
     }
-    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == ["retrieve_event", "list_events", "ingest_events"]
+    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == [
+        "retrieve_event",
+        "list_events",
+        "ingest_events",
+        "summarize_events",
+        "explain_meter_match",
+    ]
     assert counts(by_id[3]["result"]["structuredContent"]) == {
         "submitted_count": 1,
         "ingested_count": 1,
