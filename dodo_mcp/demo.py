@@ -85,6 +85,20 @@ async def run_demo(out: TextIO) -> None:
             ("Only the events the meter counts (model = large)", "list_events", {"meter_id": meter_id}),
             ("Fetch one event by its id", "retrieve_event", {"event_id": events[1]["event_id"]}),
             ("Event ids are case-sensitive", "retrieve_event", {"event_id": events[1]["event_id"].upper()}),
+            (
+                "How many tokens did the customer use, per model? (one call instead of paging)",
+                "summarize_events",
+                {
+                    "customer_id": "cus_ada",
+                    "group_by": ["metadata.model"],
+                    "aggregation": {"type": "sum", "key": "tokens"},
+                },
+            ),
+            (
+                "Why doesn't the meter count this event?",
+                "explain_meter_match",
+                {"event_id": events[1]["event_id"], "meter_id": meter_id},
+            ),
         ]
         async with Client(stdio_client(params)) as client:  # type: ignore[arg-type]
             tools = await client.list_tools()
