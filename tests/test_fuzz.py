@@ -136,11 +136,10 @@ def test_arbitrary_arguments(tool: str, portal: BlockingPortal, fuzzed: Session,
         check_call(portal, fuzzed, dodo_double, tool, arguments)
 
     run()
+    # Hypothesis really threw a crowd of cases at the tool, not a handful.
+    assert CASES_RUN[tool] >= 50, CASES_RUN
+    print(f"bad-input cases run against {tool}: {CASES_RUN[tool]}")
     # The server is still up and answers a valid call correctly.
     dodo_double.reset()
     after = portal.call(fuzzed.call, "retrieve_event", {"event_id": "evt_1"})
     assert after.structured_content == EVENT
-
-
-def test_report_how_many_cases_ran() -> None:
-    print(f"bad-input cases run: {CASES_RUN} (total {sum(CASES_RUN.values())})")
