@@ -49,7 +49,7 @@ RESULTS = BENCH / "results"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 DODO = ("dodo-mcp", [DODO_MCP])
-LEAN = ("dodo-mcp, lean stdio", [PYTHON, str(BENCH / "lean_dodo.py")])
+LEAN = ("dodo-mcp, SDK stdio", [PYTHON, str(BENCH / "sdk_stdio_dodo.py")])
 BARE = ("bare MCPServer", [PYTHON, str(BENCH / "bare_server.py")])
 FORWARDER = ("bare forwarder", [PYTHON, str(BENCH / "bare_forwarder.py")])
 
@@ -604,8 +604,8 @@ def markdown(report: Report, facts: dict[str, Any], params: Params, seconds: flo
         'events); "HTTP direct" is the same GET sent from the bench process with a keep-alive httpx2.AsyncClient. '
         '"bare forwarder" is `bench/bare_forwarder.py`, an MCPServer whose tools forward the same GET with httpx2.',
         "",
-        '"dodo-mcp, lean stdio" is the same server run by `bench/lean_dodo.py` on `dodo_mcp/stdio.py` '
-        "instead of the SDK's threaded stdio transport.",
+        '"dodo-mcp" runs on its own lean stdio transport (`dodo_mcp/stdio.py`); "dodo-mcp, SDK stdio" is the same '
+        "server on the SDK's threaded stdio transport (`bench/sdk_stdio_dodo.py`), for comparison.",
         "",
         "| section | metric | result | target | met |",
         "|---|---|---|---|---|",
@@ -615,6 +615,32 @@ def markdown(report: Report, facts: dict[str, Any], params: Params, seconds: flo
         lines.append(f"| {row.section} | {row.metric} | {row.value} | {row.target} | {met} |")
     lines.append("")
     return "\n".join(lines)
+
+
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def update_readme(report: Report, facts: dict[str, Any]) -> None:
+    """Rewrite the results table between the README's benchmark markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return
+    rows = ["| section | metric | result | target | met |", "|---|---|---|---|---|"]
+    for row in report.rows:
+        if row.target:
+            met = "" if row.met is None else ("yes" if row.met else "**no**")
+            rows.append(f"| {row.section} | {row.metric} | {row.value} | {row.target} | {met} |")
+    table = "\n".join(
+        [
+            f"Targets only, from the last full run on {facts['cpu']} ({facts['cores']} cores), commit {facts['commit']}:",
+            "",
+            *rows,
+        ]
+    )
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}", encoding="utf-8")
 
 
 def print_table(report: Report) -> None:
@@ -676,7 +702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nresults: {out.relative_to(ROOT)}; took {seconds:.0f} s")
     if not args.quick and not args.only:
         BENCHMARKS_MD.write_text(markdown(report, facts, params, seconds), encoding="utf-8")
-        print(f"regenerated {BENCHMARKS_MD.relative_to(ROOT)}")
+        update_readme(report, facts)
+        print(f"regenerated {BENCHMARKS_MD.relative_to(ROOT)} and the table in README.md")
     return 0
 
 

@@ -1,16 +1,16 @@
-"""`dodo-mcp` (stdio, against DODO_PAYMENTS_BASE_URL) served by dodo_mcp.stdio instead of the SDK's transport.
+"""`dodo-mcp` (stdio, against DODO_PAYMENTS_BASE_URL) on the SDK's own stdio transport, for comparison.
 
 The same settings, logging and server as `dodo_mcp.cli.main`'s default path; only the last line
-differs (`run_stdio(server)` for `server.run("stdio")`). Used by the benchmarks to measure the
-lean transport before cli.py switches to it.
+differs (`server.run("stdio")`, the SDK's threaded transport, for `run_stdio(server)`, the lean one
+that dodo-mcp uses). The benchmarks report both, so the lean transport's gain stays measured.
 """
 
 from __future__ import annotations
 
 import sys
 
-from dodo_mcp.cli import configure_logging
 from dodo_mcp.config import SettingsError, settings_from_env
+from dodo_mcp.logs import configure_logging
 
 
 def main() -> int:
@@ -22,9 +22,8 @@ def main() -> int:
     configure_logging(settings.log_level)
 
     from dodo_mcp.server import build_server
-    from dodo_mcp.stdio import run_stdio
 
-    run_stdio(build_server(settings))
+    build_server(settings).run("stdio")
     return 0
 
 
