@@ -68,7 +68,18 @@ class DodoClient:
         self._users = 0
 
     async def __aenter__(self) -> DodoClient:
+        self._users += 1
+        return self
+
+    def _client(self) -> httpx2.AsyncClient:
+        """The shared HTTP client, made on first use.
+
+        Not at startup: its TLS context and connection pool cost ~100 ms that every MCP client would
+        otherwise wait for before `initialize` is answered; the first request pays it instead.
+        """
         if self._users == 0:
+            raise RuntimeError("DodoClient used outside 'async with'")
+        if self._http is None:
             self._http = httpx2.AsyncClient(
                 base_url=self.settings.base_url,
                 transport=self._transport,
@@ -77,8 +88,7 @@ class DodoClient:
                 limits=httpx2.Limits(max_keepalive_connections=20, keepalive_expiry=30),
                 follow_redirects=False,
             )
-        self._users += 1
-        return self
+        return self._http
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._users -= 1
@@ -194,8 +204,7 @@ class DodoClient:
     ) -> tuple[httpx2.Response, int]:
         """`request`, also returning how many attempts it took. Failures carry `attempts` too."""
         key = self.check_api_key(api_key)
-        if self._http is None:
-            raise RuntimeError("DodoClient used outside 'async with'")
+        http = self._client()
         request_headers = {"Authorization": f"Bearer {key.get_secret_value()}", **(headers or {})}
         if deadline_at is None:
             deadline_at = self.deadline_from_now()
@@ -207,7 +216,7 @@ class DodoClient:
             wait_headers: Mapping[str, str] = {}
             try:
                 with anyio.fail_after(max(remaining, 0.001)):
-                    response = await self._http.request(
+                    response = await http.request(
                         method, path, params=params, content=content, headers=request_headers
                     )
             except TimeoutError:
