@@ -43,8 +43,9 @@ def validate_arguments(
         validated = model.model_validate(data, context={"now": now or datetime.now(timezone.utc)})
     except ValidationError as exc:
         problems.extend(_describe(error, model, data) for error in exc.errors(include_url=False))
-    if isinstance(data.get("events"), list):
-        problems.extend(_duplicate_event_ids(data["events"]))
+    events = data.get("events")
+    if isinstance(events, list) and (problems or _has_duplicates(validated)):
+        problems.extend(_duplicate_event_ids(events))
     if problems or validated is None:
         raise InvalidArgumentsError(_listing(problems), _fix_hint(tool), total=len(problems))
     return validated
@@ -82,6 +83,12 @@ def _ranges(indexes: list[int]) -> str:
         if index is not None:
             start = previous = index
     return ", ".join(spans)
+
+
+def _has_duplicates(validated: BaseModel | None) -> bool:
+    # The cheap check on a valid call; the detailed report is built only when it is needed.
+    events = getattr(validated, "events", None)
+    return isinstance(events, list) and len({event.event_id for event in events}) != len(events)
 
 
 def _duplicate_event_ids(events: list[Any]) -> list[tuple[int | None, str]]:
