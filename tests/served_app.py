@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from dodo_mcp.listen import listening_socket
+
 
 class ServedApp:
     """`with ServedApp(app) as served:` then talk to `served.url`."""
 
     def __init__(self, app: ASGIApp) -> None:
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="auto", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        # The product's own binding (TCP_NODELAY on, listening at once) on a free loopback port.
+        self._sock = listening_socket("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
