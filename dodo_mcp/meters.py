@@ -9,7 +9,7 @@ are Dodo's own wording from the OpenAPI spec where it has one.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -40,16 +40,7 @@ FilterOperator = Literal[
     "contains",
     "does_not_contain",
 ]
-FILTER_OPERATORS: tuple[FilterOperator, ...] = (
-    "equals",
-    "not_equals",
-    "greater_than",
-    "greater_than_or_equals",
-    "less_than",
-    "less_than_or_equals",
-    "contains",
-    "does_not_contain",
-)
+FILTER_OPERATORS: tuple[FilterOperator, ...] = get_args(FilterOperator)
 Conjunction = Literal["and", "or"]
 AggregationType = Literal["count", "sum", "max", "last"]
 

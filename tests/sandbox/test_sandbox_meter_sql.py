@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dodo_mcp.meters import MeterFilter
+from dodo_mcp.meters import FILTER_OPERATORS, MeterFilter
 from dodo_mcp.sandbox import SandboxStore, open_store
 from dodo_mcp.sandbox.filters import evaluate, to_sql
 from dodo_mcp.sandbox.store import EventQuery, StoredEvent
@@ -36,16 +36,7 @@ METADATA: list[dict[str, Any] | None] = [
 CONDITIONS: list[tuple[str, str, Any]] = [
     (key, operator, value)
     for key in ("plan", "tokens", "amount", "ratio", "active", "endpoint", "missing", "a.b")
-    for operator in (
-        "equals",
-        "not_equals",
-        "greater_than",
-        "greater_than_or_equals",
-        "less_than",
-        "less_than_or_equals",
-        "contains",
-        "does_not_contain",
-    )
+    for operator in FILTER_OPERATORS
     for value in ("premium", "150", "100", "", "pre", "/v1/", 100, 150, 0.5, -0.0, 2**70, 9007199254740992, True, False)
 ]
 
