@@ -1,14 +1,15 @@
-"""Micro-benchmark: validating 1,000 events, before and after the fast validation path.
+"""Micro-benchmark: validating 1,000 events, before and after a change to the validation path.
 
 "before" is dodo_mcp/models.py as it was at a git revision (default: the last one before the fast
-path), loaded from `git show` as a separate module; "after" is the working tree's. Both validate the
-same 1,000 events (ids, a timestamp inside Dodo's window and 3 metadata keys each) the two ways the
+path; 0664e06 is the last one with the old fast path, before the API layer moved to dodo_mcp/api/),
+loaded from `git show` as a separate module; "after" is the working tree's. Both validate the same
+1,000 events (ids, a timestamp inside Dodo's window and 3 metadata keys each) the two ways the
 project does: the ingest_events tool's arguments from Python objects, and the sandbox's request
 body from JSON bytes. Runs alternate between before and after so that load on the machine hits
 both alike; the figures are the median and the minimum of --runs runs, in milliseconds.
 
     .venv/bin/python bench/validation_bench.py
-    .venv/bin/python bench/validation_bench.py --runs 200 --before-rev HEAD~3
+    .venv/bin/python bench/validation_bench.py --runs 200 --before-rev 0664e06
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dodo_mcp import models as after  # noqa: E402
+from dodo_mcp.api.models import parse_ingest_request  # noqa: E402
+from dodo_mcp.tools.models import IngestEventsArguments  # noqa: E402
 
 # The last commit whose models.py validated every event with Python validators.
 DEFAULT_BEFORE_REV = "7c0b7c8"
@@ -78,31 +80,29 @@ def main() -> None:
     events = make_events(now)
     body = json.dumps({"events": events}, separators=(",", ":")).encode()
     context = {"now": now}
-    cases: dict[str, dict[str, Callable[[], object]]] = {}
-    for label, module in (("before", before), ("after", after)):
-        cases[f"IngestEventsArguments.model_validate (tool) [{label}]"] = {
-            label: lambda m=module: m.IngestEventsArguments.model_validate({"events": events}, context=context)
-        }
-        cases[f"IngestEventsRequest.model_validate_json (sandbox) [{label}]"] = {
-            label: lambda m=module: m.IngestEventsRequest.model_validate_json(body, context=context)
-        }
+    tool = "IngestEventsArguments.model_validate (tool)"
+    sandbox = "the ingest body from JSON (sandbox)"
+    cases: dict[str, Callable[[], object]] = {
+        f"{tool} [before]": lambda: before.IngestEventsArguments.model_validate({"events": events}, context=context),
+        f"{tool} [after]": lambda: IngestEventsArguments.model_validate({"events": events}, context=context),
+        f"{sandbox} [before]": lambda: before.IngestEventsRequest.model_validate_json(body, context=context),
+        f"{sandbox} [after]": lambda: parse_ingest_request(body, now),
+    }
     # Both validate the same events to the same values.
-    assert [e.model_dump() for e in after.IngestEventsRequest.model_validate_json(body, context=context).events] == [
+    assert [e.model_dump() for e in parse_ingest_request(body, now).events] == [
         e.model_dump() for e in before.IngestEventsRequest.model_validate_json(body, context=context).events
     ]
 
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    for fns in cases.values():  # warm-up
-        for fn in fns.values():
-            fn()
+    for fn in cases.values():  # warm-up
+        fn()
     gc.collect()
     for _ in range(args.runs):
-        for name, fns in cases.items():
-            for fn in fns.values():
-                samples[name].append(timed(fn))
+        for name, fn in cases.items():
+            samples[name].append(timed(fn))
 
     print(f"validating 1,000 events (3 metadata keys, timestamps given), {args.runs} runs; before = {args.before_rev}")
-    for kind in ("IngestEventsArguments.model_validate (tool)", "IngestEventsRequest.model_validate_json (sandbox)"):
+    for kind in (tool, sandbox):
         old, new = samples[f"{kind} [before]"], samples[f"{kind} [after]"]
         print(
             f"{kind:50} before median {statistics.median(old):6.2f} ms (min {min(old):6.2f})"

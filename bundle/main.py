@@ -11,14 +11,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-SANDBOX_ENV = "DODO_MCP_SANDBOX"
-TRUE_VALUES = ("1", "true", "yes", "on")
+from dodo_mcp.config import SANDBOX_ENV, env_flag
 
 
 def bundle_argv(environ: Mapping[str, str], argv: Sequence[str]) -> list[str]:
     """The dodo-mcp arguments: argv, with `--sandbox` first when the bundle's sandbox switch is on."""
-    switched_on = environ.get(SANDBOX_ENV, "").strip().lower() in TRUE_VALUES
-    if switched_on and "--sandbox" not in argv:
+    if env_flag(environ.get(SANDBOX_ENV)) and "--sandbox" not in argv:
         return ["--sandbox", *argv]
     return list(argv)
 

@@ -1,9 +1,9 @@
 """dodo-mcp: an MCP server for Dodo Payments usage events.
 
 The public surface is small on purpose: the version, the settings, the API client and
-its exception family, and the models of the API's shapes. Everything else is an
-implementation detail of the server. Names load on first use, so `dodo-mcp --version`
-and a stdio start pay only for what they touch.
+its exception family, the models of the API's shapes, and the server. Everything else is an
+implementation detail. Names load on first use, so `dodo-mcp --version` and a stdio
+start pay only for what they touch. The layers are mapped in the README ("Architecture").
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Settings": "dodo_mcp.config",
     "settings_from_env": "dodo_mcp.config",
-    "DodoClient": "dodo_mcp.client",
-    "DodoError": "dodo_mcp.errors",
-    "ConfigurationError": "dodo_mcp.errors",
-    "InvalidArgumentsError": "dodo_mcp.errors",
-    "DodoAPIError": "dodo_mcp.errors",
-    "AuthenticationError": "dodo_mcp.errors",
-    "NotFoundError": "dodo_mcp.errors",
-    "RateLimitError": "dodo_mcp.errors",
-    "DodoTransportError": "dodo_mcp.errors",
-    "DodoTimeout": "dodo_mcp.errors",
-    "DodoResponseError": "dodo_mcp.errors",
-    "Event": "dodo_mcp.models",
-    "EventInput": "dodo_mcp.models",
-    "ListEventsQuery": "dodo_mcp.models",
+    "DodoClient": "dodo_mcp.api.client",
+    "DodoError": "dodo_mcp.api.errors",
+    "ConfigurationError": "dodo_mcp.api.errors",
+    "InvalidArgumentsError": "dodo_mcp.tools.arguments",
+    "DodoAPIError": "dodo_mcp.api.errors",
+    "AuthenticationError": "dodo_mcp.api.errors",
+    "NotFoundError": "dodo_mcp.api.errors",
+    "RateLimitError": "dodo_mcp.api.errors",
+    "DodoTransportError": "dodo_mcp.api.errors",
+    "DodoTimeout": "dodo_mcp.api.errors",
+    "DodoResponseError": "dodo_mcp.api.errors",
+    "Event": "dodo_mcp.api.models",
+    "EventInput": "dodo_mcp.api.models",
+    "ListEventsQuery": "dodo_mcp.api.models",
     "build_server": "dodo_mcp.server",
 }
 
@@ -55,9 +55,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from dodo_mcp.client import DodoClient
-    from dodo_mcp.config import Settings, settings_from_env
-    from dodo_mcp.errors import (
+    from dodo_mcp.api.client import DodoClient
+    from dodo_mcp.api.errors import (
         AuthenticationError,
         ConfigurationError,
         DodoAPIError,
@@ -65,12 +64,13 @@ if TYPE_CHECKING:
         DodoResponseError,
         DodoTimeout,
         DodoTransportError,
-        InvalidArgumentsError,
         NotFoundError,
         RateLimitError,
     )
-    from dodo_mcp.models import Event, EventInput, ListEventsQuery
+    from dodo_mcp.api.models import Event, EventInput, ListEventsQuery
+    from dodo_mcp.config import Settings, settings_from_env
     from dodo_mcp.server import build_server
+    from dodo_mcp.tools.arguments import InvalidArgumentsError
 
 
 def __getattr__(name: str) -> Any:

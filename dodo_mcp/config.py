@@ -1,7 +1,9 @@
-"""Settings from the environment and flags, with named defaults.
+"""Settings from the environment and flags, with named defaults, and the name of every environment variable.
 
 The API key is read from the environment only (never a flag, which would show
 in process listings) and is held as a SecretStr so no repr or log can print it.
+Each environment variable the server reads is named once, below; the CLI, the
+HTTP transport, the bundle manifest's test and the docs use these constants.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from dodo_mcp.models import MAX_EVENTS_PER_REQUEST
+from dodo_mcp.api.limits import MAX_EVENTS_PER_REQUEST
 
 Environment = Literal["test_mode", "live_mode"]
 
@@ -32,17 +34,53 @@ DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_INGEST_BATCH_SIZE = 500
 DEFAULT_INGEST_CONCURRENCY = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The network transports' defaults (dodo_mcp.http_transport): loopback only, a 4 MiB body limit, and
+# 20 s for calls in flight to finish after SIGTERM.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_GRACE_S = 20.0
 
+# The environment variables, one constant each. Dodo's own SDKs read the first three too.
 API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
 ENVIRONMENT_ENV = "DODO_PAYMENTS_ENVIRONMENT"
 BASE_URL_ENV = "DODO_PAYMENTS_BASE_URL"
 DEADLINE_ENV = "DODO_MCP_DEADLINE_SECONDS"
 MAX_RETRIES_ENV = "DODO_MCP_MAX_RETRIES"
 LOG_LEVEL_ENV = "DODO_MCP_LOG_LEVEL"
-# The header a client may send its own Dodo key in, when the operator opted in (--per-client-api-key).
-PER_CLIENT_KEY_HEADER = "x-dodo-payments-api-key"
 INGEST_BATCH_SIZE_ENV = "DODO_MCP_INGEST_BATCH_SIZE"
 INGEST_CONCURRENCY_ENV = "DODO_MCP_INGEST_CONCURRENCY"
+READ_ONLY_ENV = "DODO_MCP_READ_ONLY"
+TOOLS_ENV = "DODO_MCP_TOOLS"
+TRANSPORT_ENV = "DODO_MCP_TRANSPORT"
+HOST_ENV = "DODO_MCP_HOST"
+PORT_ENV = "DODO_MCP_PORT"
+STATELESS_ENV = "DODO_MCP_STATELESS"
+AUTH_TOKEN_ENV = "DODO_MCP_AUTH_TOKEN"
+AUTH_TOKEN_FILE_ENV = "DODO_MCP_AUTH_TOKEN_FILE"
+ALLOWED_HOSTS_ENV = "DODO_MCP_ALLOWED_HOSTS"
+ALLOWED_ORIGINS_ENV = "DODO_MCP_ALLOWED_ORIGINS"
+MAX_BODY_ENV = "DODO_MCP_MAX_BODY_BYTES"
+GRACE_ENV = "DODO_MCP_GRACE_SECONDS"
+PER_CLIENT_KEY_ENV = "DODO_MCP_PER_CLIENT_API_KEY"
+SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
+SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
+# The bundle's switch for --sandbox (read by bundle/main.py, which maps it onto the flag).
+SANDBOX_ENV = "DODO_MCP_SANDBOX"
+
+# The key the sandbox accepts unless told another (it guards nothing real: the sandbox holds no money).
+DEFAULT_SANDBOX_API_KEY = "sk_sandbox_local"
+
+# The header a client may send its own Dodo key in, when the operator opted in (--per-client-api-key).
+PER_CLIENT_KEY_HEADER = "x-dodo-payments-api-key"
+
+
+TRUE_VALUES = ("1", "true", "yes", "on")
+
+
+def env_flag(raw: str | None) -> bool:
+    """Whether an environment variable's text switches a flag on (1, true, yes or on, in any case)."""
+    return (raw or "").strip().lower() in TRUE_VALUES
 
 
 class SettingsError(ValueError):

@@ -19,6 +19,7 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,23 +30,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dodo_mcp.client import DodoClient
+from dodo_mcp.config import AUTH_TOKEN_ENV, DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
 from dodo_mcp.listen import listening_socket
-from dodo_mcp.tools import InFlightCalls, ToolContext
+from dodo_mcp.server import InFlightCalls
 
 logger = logging.getLogger(__name__)
 
 Transport = Literal["sse", "streamable-http"]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-DEFAULT_GRACE_S = 20.0
 STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 HEALTH_PATH = "/healthz"
-AUTH_TOKEN_ENV = "DODO_MCP_AUTH_TOKEN"
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -162,7 +158,7 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer[ToolContext], settings: HttpSettings) -> ASGIApp:
+def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
     """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
 
     async def healthz(request: Request) -> Response:
@@ -192,9 +188,13 @@ def build_app(server: MCPServer[ToolContext], settings: HttpSettings) -> ASGIApp
 
 
 async def serve(
-    server: MCPServer[ToolContext], client: DodoClient, settings: HttpSettings, calls: InFlightCalls
+    server: MCPServer[Any], held: AbstractAsyncContextManager[Any], settings: HttpSettings, calls: InFlightCalls
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period."""
+    """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period.
+
+    `held` (the server's DodoClient) is entered for the life of the process, so the per-connection
+    lifespans of SSE share it rather than each opening and closing it.
+    """
     import uvicorn
     from sse_starlette.sse import AppStatus
 
@@ -228,8 +228,7 @@ async def serve(
     # turns that into the normal exit 0 of a clean shutdown.
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        # The process holds the client for its whole life; per-connection lifespans only share it.
-        async with client, anyio.create_task_group() as group:
+        async with held, anyio.create_task_group() as group:
             group.start_soon(_drain_on_exit, http, calls, settings.grace_s)
             await http.serve(sockets=[sock])
             group.cancel_scope.cancel()

@@ -1,40 +1,70 @@
-"""Build the MCPServer: the tools, the instructions, and the lifespan that holds the client."""
+"""The server wiring: the MCPServer with its tools, prompts and instructions, the one DodoClient, and the calls
+in flight.
+
+The transports (stdio.py, http_transport.py) serve what `build_server` returns; the tools layer
+knows nothing of them. The shared state lives here: the client (opened by the lifespan, which the
+SSE transport runs once per connection, so it is reference-counted) and InFlightCalls, which a
+shutdown waits on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
 
 from dodo_mcp import __version__
-from dodo_mcp.client import DodoClient
-from dodo_mcp.config import Settings
-from dodo_mcp.insights import MAX_SCAN_EVENTS
-from dodo_mcp.models import (
+from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
-    MAX_EVENTS_PER_CALL,
     MAX_EVENTS_PER_REQUEST,
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_STRING_LENGTH,
     MAX_PAGE_SIZE,
 )
-from dodo_mcp.prompts import add_prompts
-from dodo_mcp.tools import (
+from dodo_mcp.config import Settings
+from dodo_mcp.mcp_sdk import sdk_tool
+from dodo_mcp.tools.handlers import ToolContext
+from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
+from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
     TOOL_LIST_EVENTS,
     TOOL_NAMES,
     TOOL_SUMMARIZE_EVENTS,
-    InFlightCalls,
-    ToolContext,
-    build_tools,
 )
+from dodo_mcp.tools.prompts import served_prompts
+from dodo_mcp.tools.registry import tool_definitions
 
 SERVER_NAME = "dodo-mcp"
 SERVER_TITLE = "Dodo Payments usage events"
+WEBSITE_URL = "https://github.com/dodo-mcp/dodo-mcp"
+
+
+class InFlightCalls:
+    """Counts tool calls in progress, so a shutdown can wait for them to finish. Enter it around each call."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> None:
+        if self.count == 0:
+            self._idle = anyio.Event()
+        self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
 
 
 def instructions(settings: Settings, tools: Collection[str] = TOOL_NAMES) -> str:
@@ -79,30 +109,31 @@ def build_server(
     per_client_api_key: bool = False,
     in_flight: InFlightCalls | None = None,
     tools: Collection[str] = TOOL_NAMES,
-) -> MCPServer[ToolContext]:
-    """The MCP server for these settings, serving `tools` (see tools.select_tools) and the prompts they allow.
+) -> MCPServer[DodoClient]:
+    """The MCP server for these settings, serving `tools` (see tools.names.select_tools) and the prompts they allow.
 
-    Pass `client` to share one across servers or connections.
+    Pass `client` to share one across servers or connections, and `in_flight` to wait for calls at shutdown.
     """
     dodo = client or DodoClient(settings, transport=transport)
-    calls = in_flight or InFlightCalls()
+    context = ToolContext(client=dodo, per_client_api_key=per_client_api_key, call_guard=in_flight or InFlightCalls())
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[ToolContext]) -> AsyncIterator[ToolContext]:
+    async def lifespan(_: MCPServer[DodoClient]) -> AsyncIterator[DodoClient]:
         # DodoClient is reference-counted: the SSE transport runs this once per
         # connection, and every connection shares the one HTTP client.
         async with dodo:
-            yield ToolContext(client=dodo, per_client_api_key=per_client_api_key, in_flight=calls)
+            yield dodo
 
     server = MCPServer(
         SERVER_NAME,
         title=SERVER_TITLE,
         version=__version__,
         instructions=instructions(settings, tools),
-        website_url="https://github.com/dodo-mcp/dodo-mcp",
-        tools=build_tools(tools),
+        website_url=WEBSITE_URL,
+        tools=[sdk_tool(definition) for definition in tool_definitions(context, tools)],
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
     )
-    add_prompts(server, tools)
+    for spec, render in served_prompts(tools):
+        server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
     return server

@@ -4,8 +4,8 @@ The SDK's `stdio_server` wraps stdin and stdout with `anyio.wrap_file`, so every
 every write and flush is handed to a worker thread and back. Here the event loop waits for the
 descriptors to be ready and calls `os.read`/`os.write` itself; messages are parsed and
 serialised exactly as the SDK does (`jsonrpc_message_adapter`, `model_dump_json(by_alias=True,
-exclude_unset=True)`) and fed to `MCPServer._lowlevel_server.run`, so the protocol, sessions and
-handlers are the SDK's, unchanged.
+exclude_unset=True)`) and fed to the SDK's own server loop (dodo_mcp.mcp_sdk.run_server_loop), so
+the protocol, sessions and handlers are the SDK's, unchanged.
 
 Unlike the SDK's transport, requests read before stdin closes are answered before serving ends
 (`dodo-mcp < requests.jsonl` works), for up to DRAIN_TIMEOUT_S.
@@ -32,6 +32,8 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse, jsonrpc_message_adapter
 from pydantic_core import from_json
 
+from dodo_mcp.mcp_sdk import run_server_loop
+
 READ_CHUNK = 1 << 16
 # At end of input, how long requests already read may still take to be answered before serving ends.
 DRAIN_TIMEOUT_S = 60.0
@@ -51,7 +53,6 @@ async def serve_stdio(server: MCPServer[Any], *, fds: tuple[int, int] | None = N
     """Serve over `fds` (read fd, write fd), or over the claimed stdin and stdout when None."""
     with contextlib.ExitStack() as stack:
         read_fd, write_fd = fds if fds is not None else stack.enter_context(claimed_stdio())
-        lowlevel = server._lowlevel_server
         incoming_send, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         outgoing, outgoing_receive = anyio.create_memory_object_stream[SessionMessage](0)
         unanswered = Unanswered()
@@ -65,7 +66,7 @@ async def serve_stdio(server: MCPServer[Any], *, fds: tuple[int, int] | None = N
 
             group.start_soon(read)
             try:
-                await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())
+                await run_server_loop(server, incoming, outgoing)
             finally:
                 reading.cancel()
                 # The writer sends what is queued, then ends.

@@ -16,9 +16,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dodo_mcp.arguments import validate_arguments
-from dodo_mcp.errors import InvalidArgumentsError
-from dodo_mcp.models import IngestEventsArguments, ListEventsArguments, RetrieveEventArguments
+from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
+from dodo_mcp.tools.models import IngestEventsArguments, ListEventsArguments, RetrieveEventArguments
 from tests.conftest import Session, server_env, stdio_session, text_of
 from tests.dodo_double import EVENT, DodoDouble
 

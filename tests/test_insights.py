@@ -19,11 +19,12 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from dodo_mcp.client import DodoClient
+from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.errors import DodoError
 from dodo_mcp.config import Settings
-from dodo_mcp.errors import DodoError
-from dodo_mcp.insights import SummarizeEventsArguments, summarize
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, SANDBOX_BASE_URL, create_app, open_store
+from dodo_mcp.tools.models import SummarizeEventsArguments
+from dodo_mcp.tools.summarize import summarize
 from tests.conftest import server_env, stdio_session, text_of
 
 pytestmark = pytest.mark.anyio

@@ -18,10 +18,17 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from dodo_mcp import __version__
-from dodo_mcp.cli import READ_ONLY_ENV, TOOLS_ENV
-from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_ENVIRONMENT, ENVIRONMENT_ENV, Settings
+from dodo_mcp.config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_ENVIRONMENT,
+    ENVIRONMENT_ENV,
+    READ_ONLY_ENV,
+    TOOLS_ENV,
+    Settings,
+)
 from dodo_mcp.server import SERVER_NAME, build_server
-from dodo_mcp.tools import TOOL_NAMES
+from dodo_mcp.tools.names import TOOL_NAMES
 from tests.conftest import API_KEY, CAPTURED, server_env, text_of
 from tests.mcpb_host import resolve_mcp_config
 
@@ -217,8 +224,9 @@ def test_build_makes_an_sdist_and_a_wheel_with_py_typed_and_the_sandbox(tmp_path
     sdist = tmp_path / f"dodo_mcp-{__version__}.tar.gz"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([wheel.name, sdist.name])
 
-    package = {"dodo_mcp/__init__.py", "dodo_mcp/py.typed", "dodo_mcp/cli.py", "dodo_mcp/sandbox/__init__.py"}
-    package |= {f"dodo_mcp/sandbox/{name}.py" for name in ("app", "filters", "store")}
+    # Every module of the package, as the source tree has it.
+    package = {str(path.relative_to(ROOT)) for path in (ROOT / "dodo_mcp").rglob("*.py")} | {"dodo_mcp/py.typed"}
+    assert {"dodo_mcp/cli/__init__.py", "dodo_mcp/api/client.py", "dodo_mcp/sandbox/store.py"} <= package
     with zipfile.ZipFile(wheel) as whl:
         names = set(whl.namelist())
         dist_info = f"dodo_mcp-{__version__}.dist-info"

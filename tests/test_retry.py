@@ -8,11 +8,12 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from dodo_mcp.client import DodoClient
+from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.errors import DodoAPIError, DodoTransportError, RateLimitError
+from dodo_mcp.api.models import ListEventsQuery
+from dodo_mcp.api.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 from dodo_mcp.config import Settings
-from dodo_mcp.errors import DodoAPIError, DodoTransportError, RateLimitError
-from dodo_mcp.models import ListEventsQuery
-from dodo_mcp.retry import RetryPolicy, is_retryable_status, retry_after_seconds
+from dodo_mcp.tools.messages import error_text
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -157,7 +158,13 @@ async def test_a_wait_past_the_deadline_says_when_to_come_back() -> None:
     async with client_for([response], time, deadline_s=30.0) as client:
         with pytest.raises(RateLimitError) as caught:
             await client.list_events(ListEventsQuery())
-    assert str(caught.value) == (
+    # The API layer's facts; the words are the tools layer's.
+    assert (str(caught.value), caught.value.retry_in, caught.value.attempts) == (
+        "Dodo API error 429 TOO_MANY_REQUESTS.",
+        40.0,
+        1,
+    )
+    assert error_text(caught.value) == (
         "Dodo API error 429 TOO_MANY_REQUESTS. Not retried: the next try was due in 40.0 s, past this call's "
         "30 s deadline. Wait about 40 s and call again."
     )

@@ -110,7 +110,7 @@ def test_stdout_carries_only_json_rpc_even_under_a_hostile_locale(dodo_double: D
     assert dodo_double.requests[0].json() == {"events": events}
     assert dodo_double.requests[1].raw_path == "/events/%C3%BC%2F1"
     assert "😀" not in stderr or "emoji" in stderr  # logs may mention it; stdout stays JSON-RPC
-    assert "DEBUG dodo_mcp.client: POST /events/ingest -> 200" in stderr
+    assert "DEBUG dodo_mcp.api.client: POST /events/ingest -> 200" in stderr
 
 
 def test_version_and_help() -> None:

@@ -12,7 +12,7 @@ leaves the choice open, the sandbox picks one and keeps to it:
   breaks a rule (limits, timestamp window, duplicate ids, dates) answers 400;
 - `start` and `end` are inclusive;
 - a request body over MAX_BODY_BYTES answers 413.
-The validation itself is dodo_mcp.models', the same the tools run.
+The validation itself is dodo_mcp.api.models', the same the tools run.
 """
 
 from __future__ import annotations
@@ -30,19 +30,15 @@ import anyio.to_thread
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from dodo_mcp.meters import CreateMeterRequest, ListMetersQuery, ListMetersResponse, Meter
-from dodo_mcp.models import (
-    MAX_METADATA_KEYS,
-    IngestEventsRequest,
-    ListEventsQuery,
-    format_timestamp,
-    parse_rfc3339,
-)
+from dodo_mcp.api.limits import MAX_METADATA_KEYS
+from dodo_mcp.api.meters import CreateMeterRequest, ListMetersQuery, ListMetersResponse, Meter
+from dodo_mcp.api.models import ListEventsQuery, parse_ingest_request
+from dodo_mcp.api.timestamps import format_timestamp, parse_rfc3339
+from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY
 from dodo_mcp.sandbox.store import EventQuery, EventRow, SandboxStore, encode_metadata, to_micros
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SANDBOX_API_KEY = "sk_sandbox_local"
 # Dodo documents a 413 but not its threshold. 1000 events at their largest legal size would be far
 # bigger; real batches are a few hundred KB. 16 MiB leaves generous room and bounds memory.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -235,7 +231,7 @@ class SandboxApp:
         body = await self._read_body(scope, receive)
         now = self._clock()
         try:
-            request = IngestEventsRequest.model_validate_json(body, context={"now": now})
+            request = parse_ingest_request(body, now)
         except ValidationError as exc:
             raise _invalid(exc, "INVALID_REQUEST_BODY") from None
         seen: dict[str, int] = {}
@@ -359,12 +355,13 @@ def _invalid(exc: ValidationError, code: str, *, shape_on_400: bool = True) -> A
     shape = any(error["type"] in _SHAPE_ERRORS for error in errors)
     if not shape_on_400:
         shape = shape or any(error["type"].startswith(("greater", "less", "too_")) for error in errors)
-    problems = [_describe(error) for error in errors[:10]]
+    problems = [_dodo_message(error) for error in errors[:10]]
     more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
     return ApiError(422 if shape else 400, code, "; ".join(problems) + more)
 
 
-def _describe(error: ErrorDetails) -> str:
+def _dodo_message(error: ErrorDetails) -> str:
+    """One validation error as Dodo words it: where, then what (not the tools' agent-facing words)."""
     loc = error["loc"]
     where = ""
     for part in loc:

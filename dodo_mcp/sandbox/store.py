@@ -29,8 +29,9 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from dodo_mcp.meters import Meter, MeterFilter
-from dodo_mcp.sandbox.filters import SQL_COMPARE_FUNCTION, evaluate, sql_compare, to_sql
+from dodo_mcp.api.meter_engine import evaluate
+from dodo_mcp.api.meters import Meter, MeterFilter
+from dodo_mcp.sandbox.meter_sql import SQL_COMPARE_FUNCTION, sql_compare, to_sql
 
 APP_DIR_NAME = "dodo-mcp"
 DB_FILE_NAME = "sandbox.sqlite3"
@@ -141,7 +142,7 @@ class SandboxStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()  # guards _connections, and every use of the shared :memory: connection
         self._shared: sqlite3.Connection | None = None
-        # Meter filters run as SQL where they translate (see filters.to_sql); False runs every
+        # Meter filters run as SQL where they translate (see meter_sql.to_sql); False runs every
         # filter in Python, row by row (the tests compare the two).
         self.sql_filters = True
         with self._connection() as conn:

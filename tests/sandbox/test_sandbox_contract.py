@@ -11,7 +11,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from dodo_mcp.models import parse_rfc3339
+from dodo_mcp.api.timestamps import parse_rfc3339
 
 SPEC_PATH = Path(__file__).parent.parent / "fixtures" / "openapi_events_meters.yml"
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dodo_mcp.meters import MAX_FILTER_CLAUSES, FilterCondition, MeterAggregation, MeterFilter
-from dodo_mcp.sandbox.filters import aggregate, as_number, evaluate
+from dodo_mcp.api.limits import MAX_FILTER_CLAUSES
+from dodo_mcp.api.meter_engine import aggregate, as_number, evaluate
+from dodo_mcp.api.meters import FilterCondition, MeterAggregation, MeterFilter
 
 META: dict[str, Any] = {
     "plan": "premium",

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from dodo_mcp.models import format_timestamp
+from dodo_mcp.api.timestamps import format_timestamp
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, SandboxStore
 from dodo_mcp.sandbox.app import MAX_BODY_BYTES
 

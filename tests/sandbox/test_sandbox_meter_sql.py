@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from dodo_mcp.meters import FILTER_OPERATORS, MeterFilter
+from dodo_mcp.api.meter_engine import evaluate
+from dodo_mcp.api.meters import FILTER_OPERATORS, MeterFilter
 from dodo_mcp.sandbox import SandboxStore, open_store
-from dodo_mcp.sandbox.filters import evaluate, to_sql
+from dodo_mcp.sandbox.meter_sql import to_sql
 from dodo_mcp.sandbox.store import EventQuery, StoredEvent
 
 T0 = 1_767_000_000_000_000

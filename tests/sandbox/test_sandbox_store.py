@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dodo_mcp.meters import MeterFilter
+from dodo_mcp.api.meters import MeterFilter
 from dodo_mcp.sandbox import SandboxStore, default_db_path, open_store
 from dodo_mcp.sandbox.store import EventQuery, StoredEvent, format_micros
 

@@ -1,7 +1,7 @@
 """The fast validation path of event batches is invisible: same values, same errors as the reference.
 
 IngestEventsRequest and IngestEventsArguments validate a batch with pydantic-core alone and fall
-back to EventInput's Python validators when anything is off (dodo_mcp/models.py). Here arbitrary
+back to the event model's Python validators when anything is off (dodo_mcp/api/fast_events.py). Here arbitrary
 batches go through both the public models and reference models declared the way they were before
 the fast path existed (a plain `list[EventInput]`), from Python objects and from JSON, and must
 give identical results: equal events, or identical error lists (type, location, message, input).
@@ -18,13 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dodo_mcp.models import (
-    MAX_EVENTS_PER_CALL,
-    MAX_EVENTS_PER_REQUEST,
-    EventInput,
-    IngestEventsArguments,
-    IngestEventsRequest,
-)
+from dodo_mcp.api.limits import MAX_EVENTS_PER_REQUEST
+from dodo_mcp.api.models import EventInput, IngestEventsRequest, parse_ingest_request
+from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, IngestEventsArguments, UsageEventInput
 
 NOW = datetime(2026, 1, 15, 10, 30, tzinfo=timezone.utc)
 
@@ -37,7 +33,7 @@ def reference_models() -> tuple[type[BaseModel], type[BaseModel]]:
 
     class IngestEventsArguments(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        events: list[EventInput] = Field(min_length=1, max_length=MAX_EVENTS_PER_CALL)
+        events: list[UsageEventInput] = Field(min_length=1, max_length=MAX_EVENTS_PER_CALL)
 
     return IngestEventsRequest, IngestEventsArguments
 
@@ -45,7 +41,7 @@ def reference_models() -> tuple[type[BaseModel], type[BaseModel]]:
 ReferenceRequest, ReferenceArguments = reference_models()
 
 
-def outcome(validate: Any, data: Any) -> Any:
+def outcome(validate: Any, data: Any, event_model: type[BaseModel] = EventInput) -> Any:
     try:
         model = validate(data, context={"now": NOW})
     except ValidationError as exc:
@@ -53,8 +49,17 @@ def outcome(validate: Any, data: Any) -> Any:
             (e["type"], e["loc"], e["msg"], repr(e.get("input")), repr(e.get("ctx")))
             for e in exc.errors(include_url=False)
         ]
-    assert all(type(event) is EventInput for event in model.events)
+    # The fast path's events are instances of the model (its strict twin is a subclass with the same fields).
+    for event in model.events:
+        assert isinstance(event, event_model)
+        assert type(event) is event_model or type(event).__bases__ == (event_model,)
+        assert list(type(event).model_fields) == list(event_model.model_fields)
     return [(event.model_dump(), event.model_fields_set) for event in model.events]
+
+
+def sandbox_parse(data: Any, context: dict[str, Any]) -> IngestEventsRequest:
+    """What the sandbox runs on a POST /events/ingest body."""
+    return parse_ingest_request(data, context["now"])
 
 
 text = st.one_of(
@@ -113,11 +118,15 @@ def pairs(data: Any) -> list[tuple[Any, Any]]:
     body = json.dumps(data, allow_nan=True)
     return [
         (outcome(IngestEventsRequest.model_validate, data), outcome(ReferenceRequest.model_validate, data)),
-        (outcome(IngestEventsArguments.model_validate, data), outcome(ReferenceArguments.model_validate, data)),
+        (
+            outcome(IngestEventsArguments.model_validate, data, UsageEventInput),
+            outcome(ReferenceArguments.model_validate, data, UsageEventInput),
+        ),
         (
             outcome(IngestEventsRequest.model_validate_json, body),
             outcome(ReferenceRequest.model_validate_json, body),
         ),
+        (outcome(sandbox_parse, body.encode()), outcome(ReferenceRequest.model_validate_json, body)),
     ]
 
 
@@ -146,6 +155,7 @@ def test_values_keep_their_json_types() -> None:
         for validated in (
             model.model_validate(data, context={"now": NOW}),
             model.model_validate_json(json.dumps(data), context={"now": NOW}),
+            parse_ingest_request(json.dumps(data).encode(), NOW),
         ):
             values = validated.events[0].metadata
             assert values is not None

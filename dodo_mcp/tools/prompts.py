@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts import Prompt
 from pydantic import Field
 
-from dodo_mcp.tools import (
+from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
     TOOL_LIST_EVENTS,
@@ -188,14 +186,6 @@ PROMPTS = (
 )
 
 
-def add_prompts(server: MCPServer[Any], tools: Collection[str]) -> list[str]:
-    """Register every prompt whose tools are all served; return their names."""
-    added = []
-    for spec in PROMPTS:
-        if spec.needs <= set(tools):
-            prompt = Prompt.from_function(
-                spec.make(tools), name=spec.name, title=spec.title, description=spec.description
-            )
-            server.add_prompt(prompt)
-            added.append(spec.name)
-    return added
+def served_prompts(tools: Collection[str]) -> list[tuple[PromptSpec, Callable[..., str]]]:
+    """Every prompt whose tools are all served, with the function that renders it for these tools."""
+    return [(spec, spec.make(tools)) for spec in PROMPTS if spec.needs <= set(tools)]

@@ -1,14 +1,14 @@
-"""Pydantic models of Dodo's meters API, with its limits as named constants.
+"""Pydantic models of Dodo's meters API.
 
 A meter names an event_name, an optional filter over the events' metadata and
 an aggregation. The sandbox stores meters with these models and `GET /events`
 applies a meter's event_name and filter when given `meter_id`. Descriptions
-are Dodo's own wording from the OpenAPI spec where it has one.
+are Dodo's own wording from the OpenAPI spec where it has one; the limits are
+dodo_mcp.api.limits'.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
@@ -20,15 +20,16 @@ from pydantic import (
     model_validator,
 )
 
-from dodo_mcp.models import DEFAULT_PAGE_SIZE, MAX_METADATA_KEY_LENGTH, MAX_PAGE_NUMBER, MAX_PAGE_SIZE
-
-# Dodo's documented meter limits. Change them here and nowhere else.
-# Nested filters below the top-level one: the spec names them Level 1, 2 and 3.
-MAX_FILTER_NESTING = 3
-MIN_FILTER_CLAUSES = 1
-MAX_FILTER_CLAUSES = 10
-MAX_FILTER_KEY_LENGTH = MAX_METADATA_KEY_LENGTH
-MAX_METERS_PAGE_SIZE = MAX_PAGE_SIZE
+from dodo_mcp.api.limits import (
+    DEFAULT_PAGE_SIZE,
+    MAX_FILTER_CLAUSES,
+    MAX_FILTER_KEY_LENGTH,
+    MAX_FILTER_NESTING,
+    MAX_METERS_PAGE_SIZE,
+    MAX_PAGE_NUMBER,
+    MIN_FILTER_CLAUSES,
+)
+from dodo_mcp.api.models import Scalar, scalar
 
 FilterOperator = Literal[
     "equals",
@@ -46,21 +47,10 @@ AggregationType = Literal["count", "sum", "max", "last"]
 
 
 def _filter_value(value: Any) -> str | int | float | bool:
-    # Strict: JSON true stays a boolean and 100 stays an integer (no silent coercion to "100" or 100.0).
-    if isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite")
-        return value
-    kind = {dict: "an object", list: "an array", type(None): "null"}.get(type(value), type(value).__name__)
-    raise ValueError(f"must be a string, number or boolean, not {kind}")
+    return scalar(value, "must be a string, number or boolean")
 
 
-FilterValue = Annotated[
-    Union[str, int, float, bool],  # noqa: UP007 - pydantic needs the runtime Union on 3.10
-    PlainValidator(_filter_value, json_schema_input_type=Union[str, int, float, bool]),  # noqa: UP007
-]
+FilterValue = Annotated[Scalar, PlainValidator(_filter_value, json_schema_input_type=Scalar)]
 
 
 class FilterCondition(BaseModel):

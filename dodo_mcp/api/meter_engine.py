@@ -1,7 +1,7 @@
-"""The meter filter engine: the one implementation of Dodo's filter language and aggregations.
+"""The meter engine: the one implementation of Dodo's filter language and aggregations.
 
-It lives outside dodo_mcp.sandbox so the tools (summarize_events, explain_meter_match) can use it
-without importing the sandbox and sqlite3; dodo_mcp.sandbox.filters re-exports it.
+The tools use it to summarise and to explain a match, the sandbox to select a meter's events (and
+its SQL translation, dodo_mcp.sandbox.meter_sql, is tested against it).
 
 `evaluate(filter, metadata)` says whether an event's metadata matches a meter's
 filter and, when it does not, which clause failed and why, so the same code can
@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dodo_mcp.meters import FilterCondition, MeterAggregation, MeterFilter
+from dodo_mcp.api.meters import FilterCondition, MeterAggregation, MeterFilter
 
 Number = int | float
 FailureReason = Literal["missing_key", "type_mismatch", "comparison_failed"]
@@ -149,13 +149,13 @@ def check_condition(
     if condition.key not in metadata:
         return ClauseFailure(path, condition, "missing_key")
     actual = metadata[condition.key]
-    outcome = _compare(condition, actual)
+    outcome = compare(condition, actual)
     if outcome is None:
         return ClauseFailure(path, condition, "type_mismatch", actual)
     return None if outcome else ClauseFailure(path, condition, "comparison_failed", actual)
 
 
-def _compare(condition: FilterCondition, actual: Any) -> bool | None:
+def compare(condition: FilterCondition, actual: Any) -> bool | None:
     """The comparison's truth, or None when the two values cannot be compared."""
     op, expected = condition.operator, condition.value
     if op in ("equals", "not_equals"):

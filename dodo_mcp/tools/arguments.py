@@ -13,18 +13,36 @@ import contextlib
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from dodo_mcp.errors import InvalidArgumentsError
-from dodo_mcp.models import EventInput
+from dodo_mcp.tools.names import TOOL_INGEST_EVENTS
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Beyond this many, problems are summarised by index so the message stays readable.
 MAX_LISTED_PROBLEMS = 50
+
+
+class InvalidArgumentsError(ValueError):
+    """A tool's arguments break a documented rule. Nothing was sent to Dodo.
+
+    `problems` lists each one in words; `str()` is the whole text the agent reads.
+    """
+
+    def __init__(self, problems: list[str], hint: str, total: int | None = None) -> None:
+        self.problems = problems
+        self.hint = hint
+        lines = "\n".join(f"- {problem}" for problem in problems)
+        total = len(problems) if total is None else total
+        count = f"{total} problem{'s' if total != 1 else ''}"
+        self.message = f"Invalid arguments ({count}):\n{lines}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.hint}"
 
 
 def validate_arguments(
@@ -42,7 +60,7 @@ def validate_arguments(
     try:
         validated = model.model_validate(data, context={"now": now or datetime.now(timezone.utc)})
     except ValidationError as exc:
-        problems.extend(_describe(error, model, data) for error in exc.errors(include_url=False))
+        problems.extend(_problem(error, model, data) for error in exc.errors(include_url=False))
     events = data.get("events")
     if isinstance(events, list) and (problems or _has_duplicates(validated)):
         problems.extend(_duplicate_event_ids(events))
@@ -52,7 +70,7 @@ def validate_arguments(
 
 
 def _fix_hint(tool: str) -> str:
-    if tool == "ingest_events":
+    if tool == TOOL_INGEST_EVENTS:
         return (
             "Nothing was sent to Dodo and no event from this call was stored. "
             "Fix the problems above and call ingest_events again with all the events."
@@ -112,7 +130,8 @@ def _duplicate_event_ids(events: list[Any]) -> list[tuple[int | None, str]]:
     return problems
 
 
-def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, Any]) -> tuple[int | None, str]:
+def _problem(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, Any]) -> tuple[int | None, str]:
+    """One validation error in words, and the index of the event it is about (None when not an event's)."""
     loc = error["loc"]
     index = loc[1] if len(loc) > 1 and loc[0] == "events" and isinstance(loc[1], int) else None
     where = _where(loc, data)
@@ -122,7 +141,7 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, An
     if kind == "missing":
         text = f"{where} is required"
     elif kind == "extra_forbidden":
-        owner = EventInput if index is not None and len(loc) == 3 else model
+        owner = _event_model(model) if index is not None and len(loc) == 3 else model
         text = f"{where} is not a known field; allowed: {', '.join(owner.model_fields)}"
     elif kind == "string_too_short":
         optional = len(loc) == 1 and loc[0] in model.model_fields and not model.model_fields[str(loc[0])].is_required()
@@ -158,6 +177,13 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, An
     else:
         text = f"{where}: {error['msg']}"
     return index, text
+
+
+def _event_model(model: type[BaseModel]) -> type[BaseModel]:
+    """The model of the items of `model`'s `events` list."""
+    (item,) = get_args(model.model_fields["events"].annotation)
+    assert isinstance(item, type) and issubclass(item, BaseModel)
+    return item
 
 
 def _where(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:

@@ -1,8 +1,8 @@
-"""Meter filters for the sandbox: the shared engine, and the same filters as SQL.
+"""Meter filters as SQL over the stored metadata JSON, for GET /events?meter_id=...
 
-The engine itself (`evaluate`, `as_number`, `aggregate` and the semantics they follow) lives in
-dodo_mcp.meter_rules, outside the sandbox package, so the tools can use it without sqlite3; it is
-re-exported here so `from dodo_mcp.sandbox.filters import evaluate` keeps working.
+SQLite then skips non-matching rows itself and pages with LIMIT/OFFSET, instead of every row being
+decoded and evaluated in Python. The answers are exactly dodo_mcp.api.meter_engine's (the tests
+compare the two on every operator and value kind).
 """
 
 from __future__ import annotations
@@ -11,45 +11,14 @@ import functools
 import json
 from typing import Any
 
-from dodo_mcp.meter_rules import (
-    MATCHED,
-    AggregateResult,
-    ClauseFailure,
-    FailureReason,
-    MatchResult,
-    Number,
-    _compare,
-    aggregate,
-    as_number,
-    check_condition,
-    evaluate,
-)
-from dodo_mcp.meters import FilterCondition, MeterFilter
+from dodo_mcp.api.meter_engine import as_number, compare
+from dodo_mcp.api.meters import FilterCondition, MeterFilter
 
-__all__ = [
-    "MATCHED",
-    "SQL_COMPARE_FUNCTION",
-    "AggregateResult",
-    "ClauseFailure",
-    "FailureReason",
-    "MatchResult",
-    "Number",
-    "aggregate",
-    "as_number",
-    "check_condition",
-    "evaluate",
-    "sql_compare",
-    "to_sql",
-]
-
-
-# The same filters as SQL over the stored metadata JSON, for GET /events?meter_id=...: SQLite then
-# skips non-matching rows itself and pages with LIMIT/OFFSET, instead of every row being decoded and
-# evaluated here. Each condition becomes an expression whose truth is exactly check_condition's:
+# Each condition becomes an expression whose truth is exactly meter_engine.check_condition's:
 # - booleans, and strings compared as strings (equals, not_equals, contains, does_not_contain with a
 #   non-numeric string), are plain SQL on json_type/json_extract;
 # - everything numeric goes through one SQL function, sql_compare, which decodes just that value
-#   (`metadata -> path` is its JSON text, so big integers stay exact) and runs _compare on it.
+#   (`metadata -> path` is its JSON text, so big integers stay exact) and runs the engine's compare on it.
 # Conditions on keys a JSON path cannot quote (containing " or \) make to_sql return None and the
 # caller evaluates in Python. SQLite 3.38 or later is needed for `->`.
 SQL_COMPARE_FUNCTION = "dodo_meter_compare"
@@ -114,4 +83,4 @@ def sql_compare(raw: str | None, operator: str, value_json: str) -> int:
     """SQL function: whether the metadata value whose JSON text is `raw` satisfies the comparison."""
     if raw is None:  # the key is missing, or there is no metadata
         return 0
-    return 1 if _compare(_sql_condition(operator, value_json), json.loads(raw)) else 0
+    return 1 if compare(_sql_condition(operator, value_json), json.loads(raw)) else 0

@@ -1,0 +1,115 @@
+"""Explicit, bounded paging over GET /events, newest first.
+
+Pages are 0-based and asked for one by one (never the official SDKs' auto-paginator, which computes
+the next page as `(page_number or 1) + 1` and so skips page 1 when starting from 0). Dodo returns no
+total, so a short page is the last one. A scan is bounded, whichever comes first:
+- MAX_PAGES_PER_SCAN requests: Dodo allows 100 a minute per key, and one scan takes at most half,
+  so the agent's next calls in the same minute still get through; pages are also spaced
+  MIN_PAGE_INTERVAL_S apart, under Dodo's burst limit of 10 a second (not against the sandbox,
+  which has no rate limit);
+- DEADLINE_SHARE of the per-call deadline, leaving the rest for answering.
+
+A failure of the first page is raised; a later failure, like a bound reached, ends the scan with
+`stopped` saying why, and what was read stays usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+from pydantic import SecretStr
+
+from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.errors import DodoError, Operation, RequestInfo, ScanTimeout
+from dodo_mcp.api.limits import BURST_PER_SECOND, MAX_PAGE_SIZE, REQUESTS_PER_MINUTE
+from dodo_mcp.api.models import Event, EventFilters
+
+MAX_PAGES_PER_SCAN = REQUESTS_PER_MINUTE // 2
+# A little over 1/BURST_PER_SECOND, so that no second ever holds more than the burst.
+MIN_PAGE_INTERVAL_S = 1.1 / BURST_PER_SECOND
+DEADLINE_SHARE = 0.8
+
+StopReason = Literal["page_limit", "time_limit", "page_failed"]
+
+
+@dataclass(frozen=True)
+class ScanStop:
+    """Why a scan ended before the last page: which bound, at which page, and the failure if one."""
+
+    reason: StopReason
+    page_number: int
+    error: DodoError | None = None
+
+
+class EventScan:
+    """The pages of one listing, as an async iterator of lists of events.
+
+    scan = EventScan(client, filters)
+    async for items in scan.pages(): ...
+    scan.complete   # True once the last (short) page was read
+    scan.stopped    # else why it stopped early, if it did
+    """
+
+    def __init__(
+        self,
+        client: DodoClient,
+        filters: EventFilters,
+        *,
+        api_key: SecretStr | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_pages: int = MAX_PAGES_PER_SCAN,
+    ) -> None:
+        # The time budget runs from here, so what the caller does before paging spends from it too.
+        self._budget_ends = anyio.current_time() + client.settings.deadline_s * DEADLINE_SHARE
+        self._client = client
+        self._filters = filters
+        self._api_key = api_key
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.complete = False
+        self.stopped: ScanStop | None = None
+
+    @property
+    def budget_s(self) -> float:
+        return self._client.settings.deadline_s * DEADLINE_SHARE
+
+    async def pages(self) -> AsyncGenerator[list[Event], None]:
+        """Each page's events in turn, until the short last page or a bound (see `stopped`)."""
+        spaced = not self._client.settings.sandbox
+        last_request = -MIN_PAGE_INTERVAL_S
+        for page_number in range(self.max_pages):
+            if spaced:
+                await anyio.sleep(max(last_request + MIN_PAGE_INTERVAL_S - anyio.current_time(), 0))
+            last_request = anyio.current_time()
+            items = await self._page(page_number)
+            if items is None:
+                return
+            yield items
+            if len(items) < self.page_size:
+                self.complete = True
+                return
+        self.stopped = ScanStop("page_limit", self.max_pages)
+
+    async def _page(self, page_number: int) -> list[Event] | None:
+        """One page, or None (with `stopped` set) when it failed or did not come in time; the first page's
+        failure is raised."""
+        items: list[Event] | None = None
+        try:
+            with anyio.move_on_after(self._budget_ends - anyio.current_time()):
+                query = self._filters.page(page_number, self.page_size)
+                items = await self._client.list_events(query, api_key=self._api_key)
+        except DodoError as exc:
+            if page_number == 0:
+                raise
+            self.stopped = ScanStop("page_failed", page_number, exc)
+            return None
+        if items is None:
+            if page_number == 0:
+                settings = self._client.settings
+                info = RequestInfo(Operation.LIST_EVENTS, settings.environment, settings.base_url, settings.deadline_s)
+                raise ScanTimeout(f"Dodo sent no page of events within {self.budget_s:g} s.", info)
+            self.stopped = ScanStop("time_limit", page_number)
+        return items

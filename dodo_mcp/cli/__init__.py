@@ -1,0 +1,146 @@
+"""The `dodo-mcp` command: parse flags, set up logging on stderr, run a transport.
+
+    dodo-mcp                       the MCP server over stdio, against Dodo
+    dodo-mcp --transport streamable-http|sse
+                                   the same server over the network (see http_transport.py)
+    dodo-mcp --sandbox             the same server and tools, against the embedded local sandbox
+    dodo-mcp demo                  a real MCP client driving every tool against a throwaway sandbox
+    dodo-mcp sandbox serve         the sandbox alone, as an HTTP server (uvicorn)
+    dodo-mcp sandbox reset         delete every event and meter in the sandbox database
+
+    parser   the flags, built group by group
+    options  flags and the environment resolved into the tools to serve and the HTTP settings
+    sandbox  --sandbox's in-process backend and the `sandbox` commands
+
+The sandbox (and with it sqlite3) and the HTTP serving stack are imported only in the modes that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dodo_mcp import __version__
+from dodo_mcp.cli.options import http_settings, tool_selection, transport_of
+from dodo_mcp.cli.parser import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser
+from dodo_mcp.config import API_KEY_ENV, Settings, SettingsError, settings_from_env
+from dodo_mcp.logs import configure_logging
+
+if TYPE_CHECKING:
+    from dodo_mcp.http_transport import HttpSettings
+
+logger = logging.getLogger("dodo_mcp")
+
+__all__ = ["build_parser", "main", "serve", "startup_notice"]
+
+
+def startup_notice(settings: Settings) -> str:
+    key = "API key set" if settings.api_key is not None else f"no API key: set {API_KEY_ENV}, every call will say so"
+    return f"dodo-mcp {__version__}: {settings.target} ({key})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "sandbox":
+        from dodo_mcp.cli.sandbox import sandbox_command
+
+        return sandbox_command(args)
+    if args.command == "demo":
+        from dodo_mcp.demo import main as demo
+
+        return demo()
+    if args.sandbox and args.base_url:
+        parser.error("--sandbox and --base-url exclude each other: the sandbox is served in-process")
+    try:
+        settings, http, (tools, hidden) = _resolve(args)
+    except SettingsError as exc:
+        print(f"dodo-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    secrets = [settings.api_key.get_secret_value() if settings.api_key else "", http.auth_token if http else ""]
+    configure_logging(settings.log_level, secrets=[s for s in secrets if s])
+    with contextlib.ExitStack() as stack:
+        transport = None
+        database = None
+        if args.sandbox:
+            from dodo_mcp.cli.sandbox import open_sandbox, sandbox_db, sandbox_key
+            from dodo_mcp.sandbox import sandbox_backend
+
+            store = open_sandbox(sandbox_db(args.sandbox_db))
+            if store is None:
+                return EXIT_USAGE
+            stack.callback(store.close)
+            settings, transport = sandbox_backend(settings, store, sandbox_key(args.sandbox_api_key))
+            database = store.path
+        logger.info(startup_notice(settings))
+        if database is not None:
+            logger.info("sandbox database: %s", database)
+        if hidden:
+            logger.warning("read-only: not serving %s, although named in the tool list", ", ".join(hidden))
+        if tools is not None:
+            logger.info("serving only these tools: %s", ", ".join(tools))
+        return serve(settings, http, transport=transport, tools=tools)
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Settings, HttpSettings | None, tuple[list[str] | None, list[str]]]:
+    """Every setting from the flags and the environment, checked; SettingsError names the first bad one."""
+    settings = settings_from_env(
+        environment=args.environment,
+        base_url=args.base_url,
+        deadline_s=args.deadline,
+        max_retries=args.max_retries,
+        log_level=args.log_level,
+        ingest_batch_size=args.ingest_batch_size,
+        ingest_concurrency=args.ingest_concurrency,
+    )
+    selection = tool_selection(args)
+    http = http_settings(args) if transport_of(args) != "stdio" else None
+    if http is not None:
+        from dodo_mcp.http_transport import StartupError, check_settings
+
+        try:
+            check_settings(http)
+        except StartupError as exc:
+            raise SettingsError(str(exc)) from None
+    return settings, http, selection
+
+
+def serve(
+    settings: Settings, http: HttpSettings | None, *, transport: Any = None, tools: Sequence[str] | None = None
+) -> int:
+    """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so; `tools` None serves all."""
+    from dodo_mcp.api.client import DodoClient
+    from dodo_mcp.server import InFlightCalls, build_server
+    from dodo_mcp.tools.names import TOOL_NAMES
+
+    client = DodoClient(settings, transport=transport)
+    calls = InFlightCalls()
+    server = build_server(
+        settings,
+        client=client,
+        per_client_api_key=bool(http and http.per_client_api_key),
+        in_flight=calls,
+        tools=TOOL_NAMES if tools is None else tools,
+    )
+    if http is None:
+        from dodo_mcp.stdio import run_stdio
+
+        with contextlib.suppress(KeyboardInterrupt):
+            run_stdio(server)
+        return EXIT_OK
+
+    import anyio
+
+    from dodo_mcp import http_transport
+    from dodo_mcp.listen import ListenError
+
+    try:
+        anyio.run(http_transport.serve, server, client, http, calls)
+    except (http_transport.StartupError, ListenError) as exc:
+        print(f"dodo-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE
+    return EXIT_OK

@@ -1,0 +1,110 @@
+"""From parsed flags and the environment to what the server needs: the tools to serve and the HTTP settings.
+
+A flag wins over its environment variable, which wins over the named default. A bad value is a
+SettingsError whose text names the setting: the CLI prints it on one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from dodo_mcp.cli.parser import TRANSPORTS
+from dodo_mcp.config import (
+    ALLOWED_HOSTS_ENV,
+    ALLOWED_ORIGINS_ENV,
+    AUTH_TOKEN_ENV,
+    AUTH_TOKEN_FILE_ENV,
+    DEFAULT_GRACE_S,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    GRACE_ENV,
+    HOST_ENV,
+    MAX_BODY_ENV,
+    PER_CLIENT_KEY_ENV,
+    PORT_ENV,
+    READ_ONLY_ENV,
+    STATELESS_ENV,
+    TOOLS_ENV,
+    TRANSPORT_ENV,
+    SettingsError,
+    env_flag,
+)
+from dodo_mcp.tools.names import TOOL_NAMES, ToolSelectionError, select_tools
+
+if TYPE_CHECKING:
+    from dodo_mcp.http_transport import HttpSettings
+
+
+def tool_selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
+    """The tools to serve from --tools/--read-only (or their environment variables), None for all of them,
+    and the named tools that read-only hides.
+
+    An unknown name is a startup error (exit 2), not a silently smaller server: a typo in a client's
+    configuration should be seen at once, with the valid names.
+    """
+    raw = args.tools if args.tools is not None else os.environ.get(TOOLS_ENV, "")
+    names = listed(raw) or None
+    read_only = args.read_only or env_flag(os.environ.get(READ_ONLY_ENV))
+    source = "--tools" if args.tools is not None else TOOLS_ENV
+    try:
+        selected = select_tools(names, read_only=read_only)
+    except ToolSelectionError as exc:
+        raise SettingsError(f"{source}: {exc}" if names else str(exc)) from None
+    hidden = [name for name in names or () if name not in selected]
+    return (None if selected == list(TOOL_NAMES) else selected), hidden
+
+
+def transport_of(args: argparse.Namespace) -> str:
+    chosen = str(args.transport or os.environ.get(TRANSPORT_ENV) or "stdio").strip()
+    if chosen not in TRANSPORTS:
+        raise SettingsError(f"{TRANSPORT_ENV} must be one of {', '.join(TRANSPORTS)}, not {chosen!r}")
+    return chosen
+
+
+def http_settings(args: argparse.Namespace) -> HttpSettings:
+    """The HTTP transport's settings from flags, then the environment, then the defaults."""
+    from dodo_mcp.http_transport import HttpSettings
+
+    env = os.environ
+    try:
+        port = int(args.port if args.port is not None else env.get(PORT_ENV) or DEFAULT_PORT)
+        max_body = int(args.max_body_bytes or env.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_BYTES)
+        grace = float(args.grace_period or env.get(GRACE_ENV) or DEFAULT_GRACE_S)
+    except ValueError as exc:
+        raise SettingsError(f"a number setting is not a number: {exc}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"the port must be between 0 and 65535, not {port}")
+    return HttpSettings(
+        transport=transport_of(args),  # type: ignore[arg-type]  # checked by transport_of
+        host=args.host or env.get(HOST_ENV) or DEFAULT_HOST,
+        port=port,
+        auth_token=_auth_token(args.auth_token_file or env.get(AUTH_TOKEN_FILE_ENV)),
+        stateless=args.stateless or env_flag(env.get(STATELESS_ENV)),
+        allowed_hosts=tuple(args.allowed_host or listed(env.get(ALLOWED_HOSTS_ENV))),
+        allowed_origins=tuple(args.allowed_origin or listed(env.get(ALLOWED_ORIGINS_ENV))),
+        max_body_bytes=max_body,
+        grace_s=grace,
+        per_client_api_key=args.per_client_api_key or env_flag(env.get(PER_CLIENT_KEY_ENV)),
+    )
+
+
+def _auth_token(token_file: str | None) -> str | None:
+    """The bearer token: from the file when one is named, else from its environment variable."""
+    if not token_file:
+        return os.environ.get(AUTH_TOKEN_ENV, "").strip() or None
+    try:
+        with open(token_file, encoding="utf-8") as file:
+            token = file.read().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the auth token file {token_file}: {exc.strerror or exc}") from None
+    if not token:
+        raise SettingsError(f"the auth token file {token_file} is empty")
+    return token
+
+
+def listed(raw: str | None) -> list[str]:
+    """A comma-separated setting's items, trimmed, empty ones dropped."""
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]

@@ -1,0 +1,90 @@
+"""The one seam to the MCP SDK's internals: nothing else in dodo-mcp reaches past its documented surface.
+
+What dodo-mcp needs that the SDK does not offer publicly, all here, so an SDK upgrade that moves
+it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
+
+- `sdk_tool`: an SDK tool for one of our ToolDefinitions. MCPServer derives a tool's schemas from
+  the function's signature; ours are the tools layer's models, made portable and lean, and the
+  handler reads its raw arguments itself (the SDK would validate them first, with its own messages,
+  and drop unknown ones). So the Tool is constructed here with its final schemas: never patched
+  afterwards, since `Tool.output_schema` is a cached property and a patch after a read is lost.
+- `SdkToolCall`: what a handler sees of a call (tools.call.ToolCall), read from the SDK's context.
+- `run_server_loop`: the SDK's own server loop over a pair of message streams, for our lean stdio
+  transport (MCPServer runs it only over the SDK's threaded stdio transport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.shared.message import SessionMessage
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+from dodo_mcp.tools.call import ToolDefinition, ToolResult
+
+
+class SdkToolCall:
+    """tools.call.ToolCall over the SDK's request context."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    @property
+    def arguments(self) -> Mapping[str, Any] | None:
+        params = self._ctx.request_context.params or {}
+        arguments = params.get("arguments")
+        return arguments if isinstance(arguments, dict) else None
+
+    def header(self, name: str) -> str | None:
+        headers = getattr(self._ctx.request_context.request, "headers", None)
+        value = headers.get(name) if headers is not None else None
+        return value if isinstance(value, str) else None
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        # A no-op unless the client sent a progress token.
+        await self._ctx.report_progress(progress, total, message)
+
+
+def call_tool_result(result: ToolResult) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=result.text)],
+        structured_content=result.structured,
+        is_error=result.is_error,
+    )
+
+
+def sdk_tool(definition: ToolDefinition) -> Tool:
+    """The SDK's Tool for `definition`: its schemas and annotations as given, answered by its function."""
+
+    async def call(ctx: Context) -> CallToolResult:
+        return call_tool_result(await definition.answer(SdkToolCall(ctx)))
+
+    call.__name__ = definition.name
+    annotations = ToolAnnotations(title=definition.title, **definition.hints)
+    made = Tool.from_function(
+        call,
+        name=definition.name,
+        title=definition.title,
+        description=definition.description,
+        annotations=annotations,
+        structured_output=False,
+    )
+    # A schema published without an output model: the SDK advertises it and does not validate
+    # results against it (the suite validates every structuredContent it sees instead).
+    metadata = FuncMetadata(arg_model=made.fn_metadata.arg_model, output_schema=definition.output_schema)
+    return Tool.model_validate({**dict(made), "parameters": definition.input_schema, "fn_metadata": metadata})
+
+
+async def run_server_loop(
+    server: MCPServer[Any],
+    incoming: MemoryObjectReceiveStream[SessionMessage | Exception],
+    outgoing: MemoryObjectSendStream[SessionMessage],
+) -> None:
+    """Serve one session of `server` over the message streams, with the SDK's own loop and handlers."""
+    lowlevel = server._lowlevel_server
+    await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())

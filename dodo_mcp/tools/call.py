@@ -1,0 +1,68 @@
+"""What a tool handler sees of a call, and what it gives back, in terms of neither the SDK nor the wire.
+
+dodo_mcp.mcp_sdk adapts the SDK's request context to ToolCall and ToolResult to the SDK's result, so
+the handlers are plain async functions of (ToolContext, ToolCall).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+
+class ToolCall(Protocol):
+    """One call of a tool, as it arrived."""
+
+    @property
+    def arguments(self) -> Mapping[str, Any] | None:
+        """The arguments exactly as the client sent them (None when it sent no object)."""
+        ...
+
+    def header(self, name: str) -> str | None:
+        """A header of the HTTP request that carried the call (None over stdio, or when absent)."""
+        ...
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Progress for the client, when it asked for it with a progress token (else nothing happens)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool's answer: the text every client shows the model, and structured content for those that read it."""
+
+    text: str
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+
+
+def success(model: BaseModel, text: str | None = None) -> ToolResult:
+    """structuredContent plus a compact JSON copy of it (or `text`) for clients that read only text."""
+    data = model.model_dump(mode="json")
+    return ToolResult(text if text is not None else to_json(data).decode(), data)
+
+
+def failure(text: str, model: BaseModel | None = None) -> ToolResult:
+    """An isError answer; with `model`, its report follows the text and is the structured content too."""
+    if model is None:
+        return ToolResult(text, is_error=True)
+    data = model.model_dump(mode="json")
+    return ToolResult(text + "\n" + to_json(data).decode(), data, is_error=True)
+
+
+@dataclass(frozen=True)
+class ToolDefinition:
+    """A tool as the SDK seam needs it: what tools/list publishes, and the function that answers a call."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    # The four MCP hints, by their snake_case names (read_only_hint, destructive_hint, ...).
+    hints: Mapping[str, bool]
+    answer: Callable[[ToolCall], Awaitable[ToolResult]]

@@ -1,0 +1,128 @@
+"""The five tools, each a thin function: validate the raw arguments once, call the API layer, shape the answer.
+
+Each reads its raw arguments and validates them with its model (tools.arguments), so unknown
+arguments are reported rather than dropped and every message is ours. `answering_errors` turns
+every failure into an isError result whose text says what went wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.errors import DodoError
+from dodo_mcp.config import PER_CLIENT_KEY_HEADER
+from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
+from dodo_mcp.tools.call import ToolCall, ToolResult, failure, success
+from dodo_mcp.tools.explain import explain
+from dodo_mcp.tools.ingest import ingest, ingest_answer
+from dodo_mcp.tools.list_text import page_text
+from dodo_mcp.tools.messages import error_text
+from dodo_mcp.tools.models import (
+    EventPage,
+    ExplainMeterMatchArguments,
+    IngestEventsArguments,
+    ListEventsArguments,
+    RetrieveEventArguments,
+    SummarizeEventsArguments,
+    UsageEvent,
+)
+from dodo_mcp.tools.names import (
+    TOOL_EXPLAIN_METER_MATCH,
+    TOOL_INGEST_EVENTS,
+    TOOL_LIST_EVENTS,
+    TOOL_RETRIEVE_EVENT,
+    TOOL_SUMMARIZE_EVENTS,
+)
+from dodo_mcp.tools.summarize import summarize, summary_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What the tools share for the life of the server: the one DodoClient, the key policy, the call guard."""
+
+    client: DodoClient
+    # Whether a client may send its own Dodo key (PER_CLIENT_KEY_HEADER) for its calls.
+    per_client_api_key: bool = False
+    # Entered around every call: the server wiring counts calls in flight with it, so a shutdown can wait.
+    call_guard: AbstractContextManager[Any] = field(default_factory=nullcontext)
+
+    def api_key(self, call: ToolCall) -> SecretStr | None:
+        """The calling client's own Dodo key, only when the operator opted in; used for this call only."""
+        if not self.per_client_api_key:
+            return None
+        value = call.header(PER_CLIENT_KEY_HEADER)
+        return SecretStr(value.strip()) if value and value.strip() else None
+
+
+Handler = Callable[[ToolContext, ToolCall], Awaitable[ToolResult]]
+
+
+def answering_errors(name: str, handler: Handler) -> Handler:
+    """`handler`, with every failure turned into an isError result the agent can act on."""
+
+    @functools.wraps(handler)
+    async def call(context: ToolContext, tool_call: ToolCall) -> ToolResult:
+        try:
+            with context.call_guard:
+                return await handler(context, tool_call)
+        except (DodoError, InvalidArgumentsError) as exc:
+            logger.info("%s failed: %s", name, type(exc).__name__)
+            return failure(error_text(exc) if isinstance(exc, DodoError) else str(exc))
+        except Exception:
+            # A bug of ours: the traceback goes to stderr, never to the agent.
+            logger.exception("%s crashed", name)
+            return failure(
+                f"dodo-mcp hit an internal error in {name} (details are in the server's log on stderr). "
+                "The server is still running; try the call once more, and report the problem if it repeats."
+            )
+
+    return call
+
+
+async def retrieve_event(context: ToolContext, call: ToolCall) -> ToolResult:
+    arguments = validate_arguments(RetrieveEventArguments, call.arguments, tool=TOOL_RETRIEVE_EVENT)
+    event = await context.client.retrieve_event(arguments.event_id, api_key=context.api_key(call), model=UsageEvent)
+    return success(event)
+
+
+async def list_events(context: ToolContext, call: ToolCall) -> ToolResult:
+    query = validate_arguments(ListEventsArguments, call.arguments, tool=TOOL_LIST_EVENTS)
+    items = await context.client.list_events(query, api_key=context.api_key(call), model=UsageEvent)
+    page = EventPage.of(items, query)
+    data = page.model_dump(mode="json")
+    return ToolResult(page_text(data), data)
+
+
+async def ingest_events(context: ToolContext, call: ToolCall) -> ToolResult:
+    arguments = validate_arguments(IngestEventsArguments, call.arguments, tool=TOOL_INGEST_EVENTS)
+
+    async def progress(sent: int, total: int) -> None:
+        await call.report_progress(sent, total, "events sent")
+
+    result, failures = await ingest(context.client, arguments.events, api_key=context.api_key(call), progress=progress)
+    return ingest_answer(result, failures)
+
+
+async def summarize_events(context: ToolContext, call: ToolCall) -> ToolResult:
+    arguments = validate_arguments(SummarizeEventsArguments, call.arguments, tool=TOOL_SUMMARIZE_EVENTS)
+
+    async def progress(scanned: int, cap: int) -> None:
+        await call.report_progress(scanned, cap, f"{scanned} events scanned")
+
+    summary = await summarize(context.client, arguments, api_key=context.api_key(call), progress=progress)
+    return success(summary, summary_text(summary))
+
+
+async def explain_meter_match(context: ToolContext, call: ToolCall) -> ToolResult:
+    arguments = validate_arguments(ExplainMeterMatchArguments, call.arguments, tool=TOOL_EXPLAIN_METER_MATCH)
+    return success(await explain(context.client, arguments, api_key=context.api_key(call)))
