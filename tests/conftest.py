@@ -1,24 +1,47 @@
-"""Shared fixtures: a Dodo test double on 127.0.0.1 and dodo-mcp spawned over real stdio."""
+"""Shared fixtures: a Dodo test double on 127.0.0.1, and MCP client sessions with dodo-mcp.
+
+Two kinds of session, one `Session` API:
+- `tool_session` / `sandbox_session`: the SDK's own client talking to `build_server(...)` in this
+  process (`mcp.Client(server)`). For everything the tools do: forwarding, errors, arguments,
+  summaries, prompts. No process, so no start-up to wait for.
+- `stdio_session`: `python -m dodo_mcp ARGS` spawned and driven over its real stdin and stdout, for
+  what only a process shows: the CLI, the stdio transport, the environment, the logs on stderr.
+
+Every session checks each tool result's structuredContent against the tool's published
+outputSchema, and records every result and log line so that the run can prove the key never leaked.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx2
+import jsonschema
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
+from pydantic import SecretStr
 
+from dodo_mcp.config import Settings
+from dodo_mcp.sandbox import open_store, sandbox_backend
+from dodo_mcp.server import build_server
+from dodo_mcp.tools.names import TOOL_NAMES
 from tests.dodo_double import DodoDouble
 
-# A key that must never appear in any output: every test's stderr and tool results are checked.
+# A key that must never appear in any output: every test's stderr, logs and tool results are checked.
 API_KEY = "sk_test_SECRET_do_not_leak_4242"
 CAPTURED: list[str] = []
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The four headline numbers of an ingest_events result.
+COUNT_KEYS = ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")
 
 
 @pytest.fixture
@@ -40,7 +63,7 @@ def dodo(dodo_double: DodoDouble) -> DodoDouble:
 
 @pytest.fixture(scope="session", autouse=True)
 def secrets_never_leak() -> Iterator[None]:
-    """After the whole run: the API key appeared in no stderr and no tool result."""
+    """After the whole run: the API key appeared in no stderr, no log line and no tool result."""
     yield
     leaked = [text[:200] for text in CAPTURED if API_KEY in text]
     assert not leaked, f"the API key leaked into output: {leaked}"
@@ -61,22 +84,97 @@ def server_env(url: str | None = None, **overrides: str | None) -> dict[str, str
     return env
 
 
+def dodo_settings(url: str | None = None, **overrides: Any) -> Settings:
+    """The settings `server_env(url)` gives a spawned server: the test key, and the double's base URL."""
+    return Settings(**{"api_key": SecretStr(API_KEY), "base_url_override": url, **overrides})
+
+
 class Session:
-    """An MCP client session with a spawned dodo-mcp, and what it wrote to stderr."""
+    """An MCP client session with dodo-mcp (in this process or spawned), and what the server logged."""
 
-    def __init__(self, client: Client, errlog: Any) -> None:
+    def __init__(self, client: Client, log: Any) -> None:
         self.client = client
-        self._errlog = errlog
+        self._log = log
+        self._output_schemas: dict[str, dict[str, Any] | None] | None = None
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
-        result = await self.client.call_tool(name, arguments)
+    async def call(self, name: str, arguments: Any, **options: Any) -> CallToolResult:
+        result = await self.client.call_tool(name, arguments, **options)
         CAPTURED.append(repr(result))
+        await self._check_output(name, result)
         return result
+
+    async def _check_output(self, name: str, result: CallToolResult) -> None:
+        """structuredContent is what the tool's outputSchema says (the SDK does not check it for us)."""
+        if result.structured_content is None:
+            return
+        if self._output_schemas is None:
+            listed = await self.client.list_tools()
+            self._output_schemas = {tool.name: tool.output_schema for tool in listed.tools}
+        schema = self._output_schemas.get(name)
+        assert schema is not None, f"{name} returned structuredContent but publishes no outputSchema"
+        jsonschema.validate(result.structured_content, schema)
 
     @property
     def stderr(self) -> str:
-        self._errlog.seek(0)
-        return str(self._errlog.read())
+        """What the server wrote to stderr (spawned), or logged (in this process)."""
+        if isinstance(self._log, list):
+            return "".join(self._log)
+        self._log.seek(0)
+        return str(self._log.read())
+
+
+class _Lines(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record) + "\n")
+
+
+@contextmanager
+def logged_lines() -> Iterator[list[str]]:
+    """dodo_mcp's log lines (every level) while the block runs, formatted as on stderr."""
+    lines: list[str] = []
+    handler = _Lines(lines)
+    logger = logging.getLogger("dodo_mcp")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        CAPTURED.extend(lines)
+
+
+@asynccontextmanager
+async def tool_session(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    tools: Collection[str] = TOOL_NAMES,
+    mode: str = "auto",
+) -> AsyncIterator[Session]:
+    """The SDK's client with `build_server(settings, ...)`, in this process."""
+    with logged_lines() as lines:
+        server = build_server(settings, transport=transport, tools=tools)
+        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+            yield Session(client, lines)
+
+
+@asynccontextmanager
+async def sandbox_session(db: Path | str = ":memory:", **options: Any) -> AsyncIterator[Session]:
+    """`tool_session` against the sandbox on `db`, in-process, as `dodo-mcp --sandbox --sandbox-db DB` serves it."""
+    store = open_store(db)
+    try:
+        settings, transport = sandbox_backend(dodo_settings(), store)
+        async with tool_session(settings, transport=transport, **options) as session:
+            yield session
+    finally:
+        store.close()
 
 
 @asynccontextmanager
@@ -84,11 +182,9 @@ async def stdio_session(env: dict[str, str], *args: str, mode: str = "auto") -> 
     """Spawn `python -m dodo_mcp ARGS` and talk to it over its stdin and stdout with the SDK's client."""
     params = StdioServerParameters(command=sys.executable, args=["-m", "dodo_mcp", *args], env=env)
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errlog:
-        session: Session | None = None
         try:
             async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
-                session = Session(client, errlog)
-                yield session
+                yield Session(client, errlog)
         finally:
             errlog.seek(0)
             CAPTURED.append(errlog.read())
@@ -104,5 +200,4 @@ def text_of(result: CallToolResult) -> str:
 def counts(structured: dict[str, Any] | None) -> dict[str, int]:
     """The headline numbers of an ingest_events result."""
     assert structured is not None
-    keys = ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")
-    return {key: structured[key] for key in keys}
+    return {key: structured[key] for key in COUNT_KEYS}

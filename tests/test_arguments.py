@@ -1,4 +1,5 @@
-"""Bad arguments: one clear error naming every problem, nothing sent upstream, the server stays up."""
+"""Bad arguments: one clear error naming every problem, nothing sent upstream, the server stays up (the SDK's
+client with the server in-process, against a real HTTP double)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import counts, server_env, stdio_session, text_of
+from tests.conftest import counts, dodo_settings, text_of, tool_session
 from tests.dodo_double import DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -126,7 +127,7 @@ def expected_text(tool: str, problems: list[str]) -> str:
 
 
 async def test_every_bad_argument_is_named_and_nothing_is_sent(dodo: DodoDouble) -> None:
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         for tool, arguments, problems in CASES:
             result = await session.call(tool, arguments)
             assert result.is_error, (tool, arguments)
@@ -145,7 +146,7 @@ async def test_timestamps_outside_dodos_window_are_refused_before_sending(dodo: 
         event(2, timestamp=(now - timedelta(minutes=59)).isoformat()),
         event(3, timestamp=(now + timedelta(minutes=4)).isoformat()),
     ]
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
     text = text_of(result)
     assert re.fullmatch(
@@ -161,7 +162,7 @@ async def test_timestamps_outside_dodos_window_are_refused_before_sending(dodo: 
 
 async def test_many_bad_events_are_summarised_by_index(dodo: DodoDouble) -> None:
     events = [event(i, metadata={"bad": [i]}) if i % 2 else event(i) for i in range(300)]
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
     lines = text_of(result).splitlines()
     assert lines[0] == "Invalid arguments (150 problems):"
@@ -172,7 +173,7 @@ async def test_many_bad_events_are_summarised_by_index(dodo: DodoDouble) -> None
 
 async def test_events_sent_as_a_json_string_are_accepted(dodo: DodoDouble) -> None:
     # Some clients serialise array arguments into a string; that is not worth refusing.
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": json.dumps([event(0)])})
     assert counts(result.structured_content) == {
         "submitted_count": 1,

@@ -1,4 +1,5 @@
-"""Contract: our requests and the double's responses validate against Dodo's own OpenAPI spec."""
+"""Contract: our requests and the double's responses validate against Dodo's own OpenAPI spec (the server
+in-process behind the SDK's client, the double on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.conftest import counts, server_env, stdio_session
+from tests.conftest import counts, dodo_settings, tool_session
 from tests.dodo_double import EVENT, DodoDouble, Recorded
 
 pytestmark = pytest.mark.anyio
@@ -85,7 +86,7 @@ async def test_requests_and_results_match_the_spec(dodo: DodoDouble) -> None:
         },
         {"event_id": "cus_1:api:2", "customer_id": "cus_1", "event_name": "api_request", "metadata": None},
     ]
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         retrieved = await session.call("retrieve_event", {"event_id": "cus_1:api:1"})
         listed = await session.call(
             "list_events",

@@ -1,4 +1,8 @@
-"""Every failure is an isError result with an exact, actionable text, and the server stays up."""
+"""Every failure is an isError result with an exact, actionable text, and the server stays up.
+
+The server runs in-process behind the SDK's client, against a real HTTP double on 127.0.0.1; what only a
+process shows (the startup notice on stderr) is checked on a spawned one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import counts, server_env, stdio_session, text_of
+from tests.conftest import counts, dodo_settings, server_env, stdio_session, text_of, tool_session
 from tests.dodo_double import EVENT, DodoDouble, Reply
 
 pytestmark = pytest.mark.anyio
@@ -128,8 +132,7 @@ API_ERROR_CASES: list[tuple[Reply, str, dict[str, Any], str]] = [
 
 
 async def test_api_errors_become_actionable_tool_errors(dodo: DodoDouble) -> None:
-    env = server_env(dodo.url, DODO_MCP_MAX_RETRIES="0")
-    async with stdio_session(env) as session:
+    async with tool_session(dodo_settings(dodo.url, max_retries=0)) as session:
         for reply, tool, arguments, expected in API_ERROR_CASES:
             dodo.script(reply)
             result = await session.call(tool, arguments)
@@ -156,7 +159,7 @@ async def test_unreachable_dodo_and_deadline(dodo: DodoDouble) -> None:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     closed = f"http://127.0.0.1:{closed_port}"
-    async with stdio_session(server_env(closed, DODO_MCP_MAX_RETRIES="0")) as session:
+    async with tool_session(dodo_settings(closed, max_retries=0)) as session:
         refused = await session.call("list_events", {})
     assert refused.is_error
     assert text_of(refused) == (
@@ -165,7 +168,7 @@ async def test_unreachable_dodo_and_deadline(dodo: DodoDouble) -> None:
     )
 
     dodo.script(Reply(delay_s=3, body=EVENT))
-    async with stdio_session(server_env(dodo.url, DODO_MCP_DEADLINE_SECONDS="1")) as session:
+    async with tool_session(dodo_settings(dodo.url, deadline_s=1)) as session:
         slow = await session.call("retrieve_event", {"event_id": "slow"})
         assert (
             text_of(slow)
@@ -177,7 +180,7 @@ async def test_unreachable_dodo_and_deadline(dodo: DodoDouble) -> None:
 
 async def test_retries_recover_from_transient_failures(dodo: DodoDouble) -> None:
     dodo.script(Reply(503, b""), Reply(429, {"code": "TOO_MANY_REQUESTS"}, {"retry-after-ms": "50"}))
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": EVENTS})
     assert counts(result.structured_content) == {
         "submitted_count": 1,
@@ -191,14 +194,14 @@ async def test_retries_recover_from_transient_failures(dodo: DodoDouble) -> None
 
 async def test_no_retry_on_other_client_errors(dodo: DodoDouble) -> None:
     dodo.script(Reply(400, {"code": "INVALID_REQUEST_BODY", "message": "bad"}))
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": EVENTS})
     assert result.is_error
     assert len(dodo.requests) == 1
 
 
 async def test_missing_api_key_still_lists_tools_and_names_the_variable(dodo: DodoDouble) -> None:
-    async with stdio_session(server_env(dodo.url, DODO_PAYMENTS_API_KEY=None)) as session:
+    async with tool_session(dodo_settings(dodo.url, api_key=None)) as session:
         tools = await session.client.list_tools()
         assert len(tools.tools) == 5
         results = [
@@ -206,7 +209,6 @@ async def test_missing_api_key_still_lists_tools_and_names_the_variable(dodo: Do
             await session.call("list_events", {}),
             await session.call("ingest_events", {"events": EVENTS}),
         ]
-        stderr = session.stderr
     expected = (
         "The server has no Dodo API key: DODO_PAYMENTS_API_KEY is not set. Ask the user to set "
         "DODO_PAYMENTS_API_KEY in this MCP server's configuration (a test_mode key from the Dodo dashboard, "
@@ -215,7 +217,6 @@ async def test_missing_api_key_still_lists_tools_and_names_the_variable(dodo: Do
     )
     assert [(r.is_error, text_of(r)) for r in results] == [(True, expected)] * 3
     assert dodo.requests == []
-    assert "no API key: set DODO_PAYMENTS_API_KEY" in stderr
 
 
 async def test_startup_notice_names_environment_and_url_never_the_key(dodo: DodoDouble) -> None:
@@ -227,3 +228,8 @@ async def test_startup_notice_names_environment_and_url_never_the_key(dodo: Dodo
     assert first.endswith(
         " INFO dodo_mcp: dodo-mcp 0.1.0: Dodo Payments live_mode at https://live.dodopayments.com (API key set)"
     )
+    # Without a key the server still starts, and its first line says what to set.
+    async with stdio_session(server_env(dodo.url, DODO_PAYMENTS_API_KEY=None)) as session:
+        await session.client.list_tools()
+        stderr = session.stderr
+    assert "no API key: set DODO_PAYMENTS_API_KEY" in stderr.splitlines()[0]

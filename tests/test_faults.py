@@ -1,4 +1,5 @@
-"""Nothing lost, nothing double-counted: ingest through real stdio against a sandbox that fails on purpose."""
+"""Nothing lost, nothing double-counted: ingest through the SDK's client against a sandbox that fails on purpose,
+served by a real uvicorn on 127.0.0.1 (so dropped connections are real ones)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, SandboxStore, create_app, open_store
 from dodo_mcp.sandbox.faults import FaultInjector
-from tests.conftest import Session, server_env, stdio_session
+from tests.conftest import Session, dodo_settings, tool_session
 from tests.served_app import ServedApp
 
 pytestmark = pytest.mark.anyio
@@ -64,13 +66,8 @@ async def test_faults_within_the_retry_budget_lose_and_duplicate_nothing(store: 
     app = FaultInjector(create_app(store), rate=0.3, seed=20261126, slow_s=0.3)
     sent = events(TOTAL, "within")
     with ServedApp(app) as served:
-        env = server_env(
-            served.url,
-            DODO_PAYMENTS_API_KEY=DEFAULT_SANDBOX_API_KEY,
-            DODO_MCP_MAX_RETRIES="8",
-            DODO_MCP_DEADLINE_SECONDS="120",
-        )
-        async with stdio_session(env) as session:
+        settings = dodo_settings(served.url, api_key=SecretStr(DEFAULT_SANDBOX_API_KEY), max_retries=8, deadline_s=120)
+        async with tool_session(settings) as session:
             reports = await ingest_until_confirmed(session, sent, rounds=3)
 
     ids = stored_ids(tmp_path / "faults.sqlite3")
@@ -99,13 +96,10 @@ async def test_faults_beyond_the_budget_name_exactly_the_unconfirmed_events(
     app = FaultInjector(create_app(store), rate=0.5, kinds=("503", "reset"), seed=7)
     sent = events(3000, "beyond")
     with ServedApp(app) as served:
-        env = server_env(
-            served.url,
-            DODO_PAYMENTS_API_KEY=DEFAULT_SANDBOX_API_KEY,
-            DODO_MCP_MAX_RETRIES="0",
-            DODO_MCP_INGEST_BATCH_SIZE="100",
+        settings = dodo_settings(
+            served.url, api_key=SecretStr(DEFAULT_SANDBOX_API_KEY), max_retries=0, ingest_batch_size=100
         )
-        async with stdio_session(env) as session:
+        async with tool_session(settings) as session:
             first = await session.call("ingest_events", {"events": sent})
             report = first.structured_content
             assert report is not None and first.is_error

@@ -1,4 +1,5 @@
-"""What dodo-mcp puts on the wire, asserted exactly: spawned over real stdio, against a real HTTP double."""
+"""What dodo-mcp puts on the wire, asserted exactly: the SDK's client with the server in-process, against a real
+HTTP double on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dodo_mcp import __version__
-from tests.conftest import API_KEY, counts, server_env, stdio_session, text_of
+from tests.conftest import API_KEY, counts, dodo_settings, text_of, tool_session
 from tests.dodo_double import EVENT, DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +31,7 @@ PATH_CASES = [
 
 
 async def test_retrieve_event_encodes_the_id_as_one_path_segment(dodo: DodoDouble) -> None:
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         for event_id, _ in PATH_CASES:
             result = await session.call("retrieve_event", {"event_id": event_id})
             assert not result.is_error, text_of(result)
@@ -47,7 +48,7 @@ async def test_retrieve_event_encodes_the_id_as_one_path_segment(dodo: DodoDoubl
 
 @pytest.mark.parametrize("event_id", ["", ".", ".."])
 async def test_retrieve_event_refuses_ids_that_would_leave_the_route(dodo: DodoDouble, event_id: str) -> None:
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("retrieve_event", {"event_id": event_id})
         followup = await session.call("retrieve_event", {"event_id": "evt_1"})
     assert result.is_error
@@ -61,7 +62,7 @@ async def test_retrieve_event_refuses_ids_that_would_leave_the_route(dodo: DodoD
 
 
 async def test_list_events_forwards_every_filter_and_explicit_page(dodo: DodoDouble) -> None:
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         default = await session.call("list_events", {})
         full = await session.call(
             "list_events",
@@ -118,7 +119,7 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
         {"event_id": "cus_1:api_request:0002", "customer_id": "cus_1", "event_name": "api_request"},
         {"event_id": "e3", "customer_id": "c", "event_name": "n", "metadata": None, "timestamp": None},
     ]
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
     assert not result.is_error, text_of(result)
     assert result.structured_content == {
@@ -154,7 +155,7 @@ async def test_ingest_reports_ids_dodo_already_had(dodo: DodoDouble) -> None:
 
     dodo.script(Reply(body={"ingested_count": 1}))
     events = [{"event_id": f"e{i}", "customer_id": "c", "event_name": "n"} for i in range(3)]
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
     assert counts(result.structured_content) == {
         "submitted_count": 3,
@@ -164,9 +165,9 @@ async def test_ingest_reports_ids_dodo_already_had(dodo: DodoDouble) -> None:
     }
 
 
-async def test_stdio_protocol_eras_both_work(dodo: DodoDouble) -> None:
+async def test_both_protocol_eras_work(dodo: DodoDouble) -> None:
     for mode in ("legacy", "auto"):
-        async with stdio_session(server_env(dodo.url), mode=mode) as session:
+        async with tool_session(dodo_settings(dodo.url), mode=mode) as session:
             tools = await session.client.list_tools()
             assert [tool.name for tool in tools.tools] == [
                 "retrieve_event",
@@ -191,9 +192,8 @@ async def test_large_ingests_go_in_batches_with_progress(dodo: DodoDouble) -> No
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, total, message))
 
-    env = server_env(dodo.url, DODO_MCP_INGEST_BATCH_SIZE="1000", DODO_MCP_INGEST_CONCURRENCY="2")
-    async with stdio_session(env) as session:
-        result = await session.client.call_tool("ingest_events", {"events": events}, progress_callback=on_progress)
+    async with tool_session(dodo_settings(dodo.url, ingest_batch_size=1000, ingest_concurrency=2)) as session:
+        result = await session.call("ingest_events", {"events": events}, progress_callback=on_progress)
     assert not result.is_error
     assert counts(result.structured_content) == {
         "submitted_count": 2345,
@@ -219,8 +219,7 @@ async def test_a_failed_batch_names_exactly_its_events(dodo: DodoDouble) -> None
 
     events = [batch_event(i) for i in range(25)]
     dodo.script(Reply(body={"ingested_count": 10}), Reply(400, {"code": "INVALID_REQUEST_BODY", "message": "no"}))
-    env = server_env(dodo.url, DODO_MCP_INGEST_BATCH_SIZE="10", DODO_MCP_INGEST_CONCURRENCY="1")
-    async with stdio_session(env) as session:
+    async with tool_session(dodo_settings(dodo.url, ingest_batch_size=10, ingest_concurrency=1)) as session:
         result = await session.call("ingest_events", {"events": events})
     assert result.is_error
     report = result.structured_content
@@ -249,7 +248,7 @@ async def test_list_text_states_shared_fields_once_and_loses_nothing(dodo: DodoD
         {**EVENT, "event_id": "c", "timestamp": "2026-01-15T10:29:00Z"},
     ]
     dodo.script(Reply(body={"items": items}))
-    async with stdio_session(server_env(dodo.url)) as session:
+    async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("list_events", {"customer_id": "cus_1", "page_size": 3})
     text = json.loads(text_of(result))
     assert text["common"] == {"business_id": "bus_double", "customer_id": "cus_1"}

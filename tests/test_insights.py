@@ -1,4 +1,4 @@
-"""summarize_events and explain_meter_match through a real MCP client over stdio, against the sandbox.
+"""summarize_events and explain_meter_match through the SDK's client, with the server in-process on the sandbox.
 
 Events are seeded with ingest_events and meters with the sandbox's own POST /meters. Every summary is
 checked against an independent computation over the same seeded events (plain Python here, not the
@@ -25,7 +25,7 @@ from dodo_mcp.config import Settings
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, SANDBOX_BASE_URL, create_app, open_store
 from dodo_mcp.tools.models import SummarizeEventsArguments
 from dodo_mcp.tools.summarize import summarize
-from tests.conftest import server_env, stdio_session, text_of
+from tests.conftest import sandbox_session, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -36,10 +36,6 @@ NAMES = ("api_request", "upload")
 TOKENS: tuple[Any, ...] = (150, 90, "150", "12.5", 7.5, "-2", "1e2", "n/a", "", True, None)
 MODELS = ("small", "large", None)
 EVENT_COUNT = 250
-
-
-def sandbox_args(db: Path) -> tuple[str, ...]:
-    return ("--sandbox", "--sandbox-db", str(db))
 
 
 async def create_meters(db: Path, meters: Sequence[dict[str, Any]]) -> list[str]:
@@ -186,7 +182,7 @@ GROUPINGS = [
 async def test_every_grouping_and_aggregation_matches_an_independent_computation(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     events = seeded_events(datetime.now(timezone.utc))
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         await ingest(session, events)
         for group_by in GROUPINGS:
             for aggregation in AGGREGATIONS:
@@ -211,7 +207,7 @@ async def test_every_grouping_and_aggregation_matches_an_independent_computation
 async def test_the_text_is_compact_and_says_the_same(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     events = seeded_events(datetime.now(timezone.utc))
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         await ingest(session, events)
         result = await session.call(
             "summarize_events", {"group_by": ["customer_id"], "aggregation": {"type": "sum", "key": "tokens"}}
@@ -239,7 +235,7 @@ async def test_filters_and_a_meters_own_aggregation(tmp_path: Path) -> None:
     [meter_id] = await create_meters(db, [meter("api_request", {"type": "sum", "key": "tokens"}, large)])
     events = seeded_events(datetime.now(timezone.utc))
     start, end = events[180]["timestamp"], events[20]["timestamp"]
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         await ingest(session, events)
         by_meter = await session.call("summarize_events", {"meter_id": meter_id, "group_by": ["customer_id"]})
         counted = await session.call(
@@ -274,7 +270,7 @@ async def test_a_truncated_scan_says_so_and_how_to_cover_the_rest(tmp_path: Path
         progress.append((done, total, message))
 
     aggregation = {"type": "sum", "key": "tokens"}
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         await ingest(session, events)
         first = await session.client.call_tool(
             "summarize_events",
@@ -318,7 +314,7 @@ async def test_a_truncated_scan_says_so_and_how_to_cover_the_rest(tmp_path: Path
     ],
 )  # fmt: skip
 async def test_bad_summary_arguments_are_explained(arguments: dict[str, Any], problem: str) -> None:
-    async with stdio_session(server_env(None), "--sandbox", "--sandbox-db", ":memory:") as session:
+    async with sandbox_session() as session:
         result = await session.call("summarize_events", arguments)
     assert result.is_error
     assert text_of(result) == (
@@ -487,7 +483,7 @@ MATCH_TABLE: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None, bool,
 @pytest.fixture(scope="module")
 def match_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str], list[Any]]]:
     """One database with a meter and an event per table row (and a few more), seeded once; and each row's
-    explain_meter_match result, from one server (a server per row would spend seconds on start-up alone)."""
+    explain_meter_match result, from one server."""
     db = tmp_path_factory.mktemp("explain") / "sandbox.sqlite3"
     meters = [meter("api_request", {"type": "count"}, row[1]) for row in MATCH_TABLE]
     meters.append(meter("api_request", {"type": "sum", "key": "tokens"}))
@@ -505,7 +501,7 @@ def match_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
             {"event_id": "sum-150", "customer_id": "cus_1", "event_name": "api_request", "metadata": {"tokens": "150"}},
             {"event_id": "sum-na", "customer_id": "cus_1", "event_name": "api_request", "metadata": {"tokens": "n/a"}},
         ]
-        async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+        async with sandbox_session(db) as session:
             await ingest(session, events)
             results = [
                 await session.call("explain_meter_match", {"event_id": f"row-{i}", "meter_id": ids[i]})
@@ -518,7 +514,7 @@ def match_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
 
 
 async def explain(db: Path, pairs: list[tuple[str, str]]) -> list[Any]:
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         return [await session.call("explain_meter_match", {"event_id": e, "meter_id": m}) for e, m in pairs]
 
 

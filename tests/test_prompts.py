@@ -1,5 +1,5 @@
-"""The MCP prompts through a real MCP client over stdio: listed with their arguments, rendered as a plan
-naming the tools in order, and every call a plan spells out works against the sandbox."""
+"""The MCP prompts through the SDK's client, with the server in-process: listed with their arguments, rendered as
+a plan naming the tools in order, and every call a plan spells out works against the sandbox."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import server_env, stdio_session, text_of
-from tests.test_insights import create_meters, meter, sandbox_args, seeded_events
+from dodo_mcp.tools.names import select_tools
+from tests.conftest import sandbox_session, text_of
+from tests.test_insights import create_meters, meter, seeded_events
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +33,7 @@ def tools_in_order(text: str) -> list[str]:
 
 
 async def test_prompts_are_listed_with_their_arguments() -> None:
-    async with stdio_session(server_env(None), "--sandbox", "--sandbox-db", ":memory:") as session:
+    async with sandbox_session() as session:
         listed = await session.client.list_prompts()
     assert [
         (p.name, p.title, p.description, [(a.name, a.required) for a in p.arguments or []]) for p in listed.prompts
@@ -67,7 +68,7 @@ async def test_summarize_customer_usage_renders_the_whole_plan() -> None:
         "end": "2026-12-01T00:00:00Z",
         "meter_id": "mtr_1",
     }
-    async with stdio_session(server_env(None), "--sandbox", "--sandbox-db", ":memory:") as session:
+    async with sandbox_session() as session:
         result = await session.client.get_prompt("summarize_customer_usage", arguments)
     period = '"customer_id": "cus_a", "start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"'
     assert prompt_text(result) == (
@@ -84,31 +85,31 @@ async def test_summarize_customer_usage_renders_the_whole_plan() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "arguments", "flags", "tools"),
+    ("name", "arguments", "read_only", "tools"),
     [
-        ("investigate_missing_usage", {"customer_id": "cus_a"}, (), ["summarize_events", "list_events"]),
+        ("investigate_missing_usage", {"customer_id": "cus_a"}, False, ["summarize_events", "list_events"]),
         (
             "investigate_missing_usage",
             {"customer_id": "cus_a", "meter_id": "mtr_1", "event_name": "api_request", "since": "2026-11-01T00:00:00Z"},
-            (),
+            False,
             ["summarize_events", "list_events", "summarize_events", "explain_meter_match"],
         ),
         ("summarize_customer_usage", {"customer_id": "c", "start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"},
-         (), ["summarize_events", "summarize_events"]),
-        ("check_event_shape", {"event_name": "api_request"}, (), ["list_events", "summarize_events"]),
-        ("check_event_shape", {"event_name": "api_request", "meter_id": "mtr_1"}, ("--read-only",),
+         False, ["summarize_events", "summarize_events"]),
+        ("check_event_shape", {"event_name": "api_request"}, False, ["list_events", "summarize_events"]),
+        ("check_event_shape", {"event_name": "api_request", "meter_id": "mtr_1"}, True,
          ["list_events", "summarize_events", "explain_meter_match"]),
     ],
 )  # fmt: skip
 async def test_each_plan_names_the_tools_in_order(
-    name: str, arguments: dict[str, str], flags: tuple[str, ...], tools: list[str]
+    name: str, arguments: dict[str, str], read_only: bool, tools: list[str]
 ) -> None:
-    async with stdio_session(server_env(None), "--sandbox", "--sandbox-db", ":memory:", *flags) as session:
+    async with sandbox_session(tools=select_tools(read_only=read_only)) as session:
         text = prompt_text(await session.client.get_prompt(name, arguments))
     assert tools_in_order(text) == tools
     # The ingest step of check_event_shape is offered only when ingest_events is served.
     if name == "check_event_shape":
-        assert ("ingest_events one sample event" in text) is (flags == ())
+        assert ("ingest_events one sample event" in text) is (not read_only)
 
 
 async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
         ("check_event_shape", {"event_name": "api_request", "meter_id": meter_id, "customer_id": "cus_a"}),
     ]
     calls = []
-    async with stdio_session(server_env(None), *sandbox_args(db)) as session:
+    async with sandbox_session(db) as session:
         assert not (await session.call("ingest_events", {"events": events})).is_error
         for name, arguments in plans:
             text = prompt_text(await session.client.get_prompt(name, arguments))
@@ -149,9 +150,7 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
 
 
 async def test_prompts_need_their_tools_and_their_required_arguments() -> None:
-    async with stdio_session(
-        server_env(None), "--sandbox", "--sandbox-db", ":memory:", "--tools", "summarize_events"
-    ) as session:
+    async with sandbox_session(tools=["summarize_events"]) as session:
         listed = await session.client.list_prompts()
         # The SDK refuses a prompt without its required arguments (its message to the client is generic).
         with pytest.raises(MCPError) as refused:

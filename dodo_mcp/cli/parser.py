@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dodo_options(parser)
     _add_sandbox_options(parser)
     _add_tool_options(parser)
-    _add_network_options(parser.add_argument_group("network transports (SSE and Streamable HTTP)"))
+    _add_network_options(parser)
     _add_commands(parser)
     return parser
 
@@ -151,7 +151,8 @@ def _add_tool_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_network_options(network: argparse._ArgumentGroup) -> None:
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    network = parser.add_argument_group("network transports (SSE and Streamable HTTP)")
     network.add_argument(
         "--transport",
         choices=TRANSPORTS,
