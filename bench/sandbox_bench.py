@@ -153,10 +153,12 @@ def main() -> None:
                 meter_id = client.post("/meters", json=meter).json()["id"]
                 now = datetime.now(timezone.utc)
 
+                def rfc3339(moment: datetime) -> str:
+                    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
                 def window(rng: random.Random, minutes: int = 10) -> dict[str, str]:
                     start = now - timedelta(minutes=rng.uniform(minutes, 55))
-                    stamp = lambda m: m.isoformat(timespec="seconds").replace("+00:00", "Z")  # noqa: E731
-                    return {"start": stamp(start), "end": stamp(start + timedelta(minutes=minutes))}
+                    return {"start": rfc3339(start), "end": rfc3339(start + timedelta(minutes=minutes))}
 
                 cases: dict[str, Callable[[random.Random], dict[str, Any]]] = {
                     "no filter": lambda rng: {"page_size": 100},

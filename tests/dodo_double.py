@@ -111,8 +111,7 @@ class DodoDouble:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def default_reply(self, request: Recorded) -> Reply:
         if request.method == "GET" and request.path.startswith("/events/"):

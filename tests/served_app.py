@@ -7,6 +7,7 @@ import time
 
 import uvicorn
 from starlette.types import ASGIApp
+from typing_extensions import Self
 
 from dodo_mcp.listen import listening_socket
 
@@ -22,7 +23,7 @@ class ServedApp:
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def __enter__(self) -> ServedApp:
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

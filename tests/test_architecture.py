@@ -21,9 +21,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from dodo_mcp.tools.names import TOOL_NAMES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "dodo_mcp"

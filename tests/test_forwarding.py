@@ -187,10 +187,10 @@ def batch_event(i: int) -> dict[str, str]:
 
 async def test_large_ingests_go_in_batches_with_progress(dodo: DodoDouble) -> None:
     events = [batch_event(i) for i in range(2345)]
-    progress: list[tuple[float, float | None, str | None]] = []
+    reported: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total, message))
 
     async with tool_session(dodo_settings(dodo.url, ingest_batch_size=1000, ingest_concurrency=2)) as session:
         result = await session.call("ingest_events", {"events": events}, progress_callback=on_progress)
@@ -209,9 +209,9 @@ async def test_large_ingests_go_in_batches_with_progress(dodo: DodoDouble) -> No
     ]
     sent = sorted((r.json()["events"] for r in dodo.requests), key=lambda chunk: chunk[0]["event_id"])
     assert sent == [events[0:1000], events[1000:2000], events[2000:2345]]
-    done = [p[0] for p in progress]
+    done = [p[0] for p in reported]
     assert len(done) == 3 and done == sorted(done) and done[-1] == 2345
-    assert {(total, message) for _, total, message in progress} == {(2345, "events sent")}
+    assert {(total, message) for _, total, message in reported} == {(2345, "events sent")}
 
 
 async def test_a_failed_batch_names_exactly_its_events(dodo: DodoDouble) -> None:

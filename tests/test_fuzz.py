@@ -15,13 +15,14 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
 from dodo_mcp.tools.models import IngestEventsArguments, ListEventsArguments, RetrieveEventArguments
 from tests.conftest import Session, server_env, stdio_session, text_of
 from tests.dodo_double import EVENT, DodoDouble
 
-MODELS = {
+MODELS: dict[str, type[BaseModel]] = {
     "retrieve_event": RetrieveEventArguments,
     "list_events": ListEventsArguments,
     "ingest_events": IngestEventsArguments,

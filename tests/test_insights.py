@@ -133,9 +133,9 @@ def expected_groups(
     """{json of the group's key: (value, events, skipped)}, over events given newest first."""
     members: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        key = {dimension: bucket(event, dimension) for dimension in group_by}
-        members.setdefault(json.dumps(key, sort_keys=True), []).append(event)
-    out = {}
+        dimensions = {dimension: bucket(event, dimension) for dimension in group_by}
+        members.setdefault(json.dumps(dimensions, sort_keys=True), []).append(event)
+    out: dict[str, tuple[Any, int, int]] = {}
     for key, group in members.items():
         kind = aggregation["type"]
         if kind == "count":
@@ -264,10 +264,10 @@ async def test_filters_and_a_meters_own_aggregation(tmp_path: Path) -> None:
 async def test_a_truncated_scan_says_so_and_how_to_cover_the_rest(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     events = seeded_events(datetime.now(timezone.utc))
-    progress: list[tuple[float, float | None, str | None]] = []
+    reported: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total, message))
 
     aggregation = {"type": "sum", "key": "tokens"}
     async with sandbox_session(db) as session:
@@ -292,7 +292,7 @@ async def test_a_truncated_scan_says_so_and_how_to_cover_the_rest(tmp_path: Path
         "customer_id, event_name or meter_id; or raise max_events (up to 5000). For the older events, call again "
         f"with end={oldest} (an event at exactly that time is counted again)."
     )
-    assert progress == [(100, 130, "100 events scanned"), (130, 130, "130 events scanned")]
+    assert reported == [(100, 130, "100 events scanned"), (130, 130, "130 events scanned")]
     # Following the note covers the rest, the oldest scanned event once more.
     assert rest.structured_content is not None
     assert rest.structured_content["complete"] is True

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -31,6 +30,11 @@ from dodo_mcp.server import SERVER_NAME, build_server
 from dodo_mcp.tools.names import TOOL_NAMES
 from tests.conftest import API_KEY, CAPTURED, server_env, text_of
 from tests.mcpb_host import resolve_mcp_config
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))

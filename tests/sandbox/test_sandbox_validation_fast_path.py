@@ -100,7 +100,7 @@ metadata = st.one_of(
     st.just({f"k{i}": i for i in range(51)}),
     st.integers(),
 )
-event = st.one_of(
+event: st.SearchStrategy[Any] = st.one_of(
     st.fixed_dictionaries(
         {"event_id": text, "customer_id": text, "event_name": text},
         optional={"timestamp": stamp, "metadata": metadata, "extra": st.integers()},
