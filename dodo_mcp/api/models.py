@@ -119,21 +119,45 @@ PageNumber = Annotated[int, Field(ge=0, le=MAX_PAGE_NUMBER), BeforeValidator(_re
 # Kept as Dodo's own text: parsing and re-printing it could change what the agent sees.
 StoredTimestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
+# Dodo's wording, from its OpenAPI spec (with our limits added where the spec states none).
+_EVENT_METADATA = "Arbitrary key-value metadata. Values can be string, integer, number, or boolean."
+_EVENT_ID = (
+    "Event Id acts as an idempotency key. Any subsequent requests with the same event_id will be ignored. "
+    "Use a deterministic id, e.g. customer + action + time."
+)
+_TIMESTAMP = (
+    "Custom Timestamp (RFC 3339). Defaults to current timestamp in UTC. Timestamps that are older than 1 hour or "
+    "more than 5 minutes in the future, from current timestamp, will be rejected."
+)
+_METADATA = (
+    "Custom metadata. Only key value pairs are accepted, objects or arrays submitted will be rejected. "
+    f"At most {MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY_LENGTH} characters; values are "
+    f"strings (at most {MAX_METADATA_STRING_LENGTH} characters), integers, numbers or booleans."
+)
+_FILTER_EVENT_NAME = (
+    "Filter events by event name. If both event_name and meter_id are provided, they must match the meter's "
+    "configured event_name"
+)
+_FILTER_METER_ID = (
+    "Filter events by meter ID. When provided, only events that match the meter's event_name and filter criteria "
+    "will be returned"
+)
+_FILTER_START = "Filter events created after this timestamp (RFC 3339, e.g. 2026-01-14T10:30:00Z)"
+_FILTER_END = "Filter events created before this timestamp (RFC 3339, e.g. 2026-01-15T10:30:00Z)"
+
 
 class Event(BaseModel):
-    """A usage event as Dodo stores it."""
+    """A usage event as Dodo stores it: its business_id, customer_id, event_id (exactly as ingested), event_name,
+    timestamp (RFC 3339) and metadata. Dodo's spec describes none of the fields but metadata."""
 
     model_config = ConfigDict(extra="ignore")
 
-    business_id: str = Field(description="The business the event belongs to.")
-    customer_id: str = Field(description="customer_id of the customer whose usage was tracked.")
-    event_id: str = Field(description="The event's idempotency key, exactly as ingested (case-sensitive).")
-    event_name: str = Field(description="Name of the event.")
-    timestamp: StoredTimestamp = Field(description="When the event happened (RFC 3339).")
-    metadata: dict[str, Scalar] | None = Field(
-        default=None,
-        description="Arbitrary key-value metadata. Values can be string, integer, number, or boolean.",
-    )
+    business_id: str
+    customer_id: str
+    event_id: str
+    event_name: str
+    timestamp: StoredTimestamp
+    metadata: dict[str, Scalar] | None = Field(default=None, description=_EVENT_METADATA)
 
 
 class EventInput(BaseModel):
@@ -141,29 +165,11 @@ class EventInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: Identifier = Field(
-        description=(
-            "Event Id acts as an idempotency key. Any subsequent requests with the same event_id will be "
-            "ignored. Use a deterministic id, e.g. customer + action + time."
-        )
-    )
+    event_id: Identifier = Field(description=_EVENT_ID)
     customer_id: Identifier = Field(description="customer_id of the customer whose usage needs to be tracked")
     event_name: Identifier = Field(description="Name of the event")
-    timestamp: IngestTimestamp | None = Field(
-        default=None,
-        description=(
-            "Custom Timestamp (RFC 3339). Defaults to current timestamp in UTC. Timestamps that are older than "
-            "1 hour or more than 5 minutes in the future, from current timestamp, will be rejected."
-        ),
-    )
-    metadata: Metadata | None = Field(
-        default=None,
-        description=(
-            "Custom metadata. Only key value pairs are accepted, objects or arrays submitted will be rejected. "
-            f"At most {MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY_LENGTH} characters; values are "
-            f"strings (at most {MAX_METADATA_STRING_LENGTH} characters), integers, numbers or booleans."
-        ),
-    )
+    timestamp: IngestTimestamp | None = Field(default=None, description=_TIMESTAMP)
+    metadata: Metadata | None = Field(default=None, description=_METADATA)
 
 
 _REQUEST_EVENTS = FastEvents(EventInput, MAX_EVENTS_PER_REQUEST)
@@ -207,26 +213,10 @@ class EventFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: Identifier | None = Field(default=None, description="Filter events by customer ID")
-    event_name: Identifier | None = Field(
-        default=None,
-        description=(
-            "Filter events by event name. If both event_name and meter_id are provided, they must match the "
-            "meter's configured event_name"
-        ),
-    )
-    meter_id: Identifier | None = Field(
-        default=None,
-        description=(
-            "Filter events by meter ID. When provided, only events that match the meter's event_name and "
-            "filter criteria will be returned"
-        ),
-    )
-    start: Timestamp | None = Field(
-        default=None, description="Filter events created after this timestamp (RFC 3339, e.g. 2026-01-14T10:30:00Z)"
-    )
-    end: Timestamp | None = Field(
-        default=None, description="Filter events created before this timestamp (RFC 3339, e.g. 2026-01-15T10:30:00Z)"
-    )
+    event_name: Identifier | None = Field(default=None, description=_FILTER_EVENT_NAME)
+    meter_id: Identifier | None = Field(default=None, description=_FILTER_METER_ID)
+    start: Timestamp | None = Field(default=None, description=_FILTER_START)
+    end: Timestamp | None = Field(default=None, description=_FILTER_END)
 
     @field_validator("end")
     @classmethod

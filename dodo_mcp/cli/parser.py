@@ -6,6 +6,7 @@ Nothing here imports the tools, the sandbox or the HTTP stack, so `--help` and `
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from dodo_mcp import __version__
 from dodo_mcp.config import (
@@ -20,11 +21,13 @@ from dodo_mcp.config import (
     DEFAULT_HOST,
     DEFAULT_INGEST_BATCH_SIZE,
     DEFAULT_INGEST_CONCURRENCY,
+    DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_PORT,
     DEFAULT_SANDBOX_API_KEY,
     ENVIRONMENT_ENV,
+    ENVIRONMENT_URLS,
     GRACE_ENV,
     HOST_ENV,
     INGEST_BATCH_SIZE_ENV,
@@ -55,6 +58,8 @@ TRANSPORTS = ("stdio", "sse", "streamable-http")
 DEFAULT_SANDBOX_HOST = "127.0.0.1"
 DEFAULT_SANDBOX_PORT = 8787
 _TOOL_NAMES_TEXT = ", ".join(TOOL_NAMES)
+# dodo_mcp.sandbox.faults.FAULT_KINDS, spelt out so that --help does not import the sandbox (a test checks).
+FAULT_KINDS_TEXT = "503, 429, reset, slow, commit-then-503"
 _SANDBOX_DB_TEXT = (
     "the user data directory, e.g. ~/.local/share/dodo-mcp/sandbox.sqlite3; ':memory:' for a throwaway one"
 )
@@ -78,131 +83,94 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option(group: Any, flag: str, text: str, *, env: str | None = None, shows: object = None, **kwargs: Any) -> None:
+    """Add `flag` to `group`, its help ending the same way for every flag: (env VARIABLE; default VALUE).
+
+    `shows` is the default the help names, when the flag's own `default` is not it (most flags default
+    to None, so that the environment variable, then the named default, apply).
+    """
+    shown = shows if shows is not None else kwargs.get("default")
+    if kwargs.get("action") == "store_true" and env is not None:
+        notes = f"env {env}=1"
+    else:
+        notes = "; ".join(part for part in (env and f"env {env}", shown is not None and f"default {shown}") if part)
+    group.add_argument(flag, help=f"{text} ({notes})." if notes else f"{text}.", **kwargs)
+
+
 def _add_dodo_options(parser: argparse.ArgumentParser) -> None:
     """Where calls go and how hard to try."""
-    parser.add_argument(
+    _option(
+        parser,
         "--environment",
-        choices=("test_mode", "live_mode"),
-        help=f"Dodo environment (env {ENVIRONMENT_ENV}; default test_mode).",
+        "Dodo environment",
+        env=ENVIRONMENT_ENV,
+        shows="test_mode",
+        choices=tuple(ENVIRONMENT_URLS),
     )
-    parser.add_argument("--base-url", help=f"Override the API base URL (env {BASE_URL_ENV}).")
-    parser.add_argument(
-        "--deadline",
-        type=float,
-        metavar="SECONDS",
-        help=f"Per-call deadline covering all retries (env {DEADLINE_ENV}; default {DEFAULT_DEADLINE_S:g}).",
+    _option(parser, "--base-url", "Override the API base URL", env=BASE_URL_ENV)
+    deadline = "Per-call deadline covering all retries"
+    _option(
+        parser, "--deadline", deadline, env=DEADLINE_ENV, shows=f"{DEFAULT_DEADLINE_S:g}", type=float, metavar="SECONDS"
     )
-    parser.add_argument(
-        "--max-retries",
-        type=int,
-        metavar="N",
-        help=f"Retries of a failed request within the deadline (env {MAX_RETRIES_ENV}; default {DEFAULT_MAX_RETRIES}).",
-    )
-    parser.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=LOG_LEVELS,
-        help=f"Log level for stderr (env {LOG_LEVEL_ENV}; default INFO).",
+    retries = "Retries of a failed request within the deadline"
+    _option(parser, "--max-retries", retries, env=MAX_RETRIES_ENV, shows=DEFAULT_MAX_RETRIES, type=int, metavar="N")
+    level = "Log level for stderr"
+    _option(
+        parser, "--log-level", level, env=LOG_LEVEL_ENV, shows=DEFAULT_LOG_LEVEL, type=str.upper, choices=LOG_LEVELS
     )
 
 
 def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="Serve the tools against the embedded local sandbox instead of Dodo: no account, no real money.",
-    )
-    parser.add_argument(
-        "--sandbox-db",
-        metavar="PATH",
-        help=f"Sandbox database file (env {SANDBOX_DB_ENV}; default {_SANDBOX_DB_TEXT}).",
-    )
-    parser.add_argument(
-        "--sandbox-api-key",
-        metavar="KEY",
-        help=f"Key the in-process sandbox accepts (env {SANDBOX_API_KEY_ENV}; default {DEFAULT_SANDBOX_API_KEY}).",
-    )
+    local = "Serve the tools against the embedded local sandbox instead of Dodo: no account, no real money"
+    _option(parser, "--sandbox", local, action="store_true")
+    _option(parser, "--sandbox-db", "Sandbox database file", env=SANDBOX_DB_ENV, shows=_SANDBOX_DB_TEXT, metavar="PATH")
+    key = "Key the in-process sandbox accepts"
+    _option(parser, "--sandbox-api-key", key, env=SANDBOX_API_KEY_ENV, shows=DEFAULT_SANDBOX_API_KEY, metavar="KEY")
 
 
 def _add_tool_options(parser: argparse.ArgumentParser) -> None:
     """Which tools to serve, and how ingest_events batches."""
-    parser.add_argument(
-        "--read-only",
-        action="store_true",
-        help=f"Serve only the tools that change nothing: hides {', '.join(sorted(WRITE_TOOLS))} (env {READ_ONLY_ENV}=1).",
+    read_only = f"Serve only the tools that change nothing: hides {', '.join(sorted(WRITE_TOOLS))}"
+    _option(parser, "--read-only", read_only, env=READ_ONLY_ENV, action="store_true")
+    only = "Serve only these tools, comma-separated"
+    _option(parser, "--tools", only, env=TOOLS_ENV, shows=f"all: {_TOOL_NAMES_TEXT}", metavar="NAMES")
+    size, env, shows = (
+        "Events per request to Dodo when ingest_events gets more",
+        INGEST_BATCH_SIZE_ENV,
+        DEFAULT_INGEST_BATCH_SIZE,
     )
-    parser.add_argument(
-        "--tools",
-        metavar="NAMES",
-        help=f"Serve only these tools, comma-separated (env {TOOLS_ENV}; default all: {_TOOL_NAMES_TEXT}).",
-    )
-    parser.add_argument(
-        "--ingest-batch-size",
-        type=int,
-        metavar="N",
-        help=f"Events per request to Dodo when ingest_events gets more (env {INGEST_BATCH_SIZE_ENV}; "
-        f"default {DEFAULT_INGEST_BATCH_SIZE}).",
-    )
-    parser.add_argument(
-        "--ingest-concurrency",
-        type=int,
-        metavar="N",
-        help=f"Ingest batches in flight at once (env {INGEST_CONCURRENCY_ENV}; default {DEFAULT_INGEST_CONCURRENCY}).",
-    )
+    _option(parser, "--ingest-batch-size", size, env=env, shows=shows, type=int, metavar="N")
+    flight, env, shows = "Ingest batches in flight at once", INGEST_CONCURRENCY_ENV, DEFAULT_INGEST_CONCURRENCY
+    _option(parser, "--ingest-concurrency", flight, env=env, shows=shows, type=int, metavar="N")
 
 
 def _add_network_options(parser: argparse.ArgumentParser) -> None:
     network = parser.add_argument_group("network transports (SSE and Streamable HTTP)")
-    network.add_argument(
-        "--transport",
-        choices=TRANSPORTS,
-        help=f"How MCP clients connect (env {TRANSPORT_ENV}; default stdio).",
+    _option(network, "--transport", "How MCP clients connect", env=TRANSPORT_ENV, shows="stdio", choices=TRANSPORTS)
+    _option(network, "--host", "Interface to listen on", env=HOST_ENV, shows=DEFAULT_HOST)
+    _option(network, "--port", "Port to listen on, 0 for any free one", env=PORT_ENV, shows=DEFAULT_PORT, type=int)
+    stateless = "Streamable HTTP without sessions, for replicas behind a plain load balancer"
+    _option(network, "--stateless", stateless, env=STATELESS_ENV, action="store_true")
+    token = (
+        f"File holding the bearer token clients must send (env {AUTH_TOKEN_ENV} holds the token itself). "
+        "Required on any non-loopback address"
     )
-    network.add_argument("--host", help=f"Interface to listen on (env {HOST_ENV}; default {DEFAULT_HOST}).")
-    network.add_argument(
-        "--port", type=int, help=f"Port to listen on, 0 for any free one (env {PORT_ENV}; default {DEFAULT_PORT})."
+    _option(network, "--auth-token-file", token, metavar="FILE")
+    host = f"Add an allowed Host header, e.g. mcp.example.com:* (repeatable; env {ALLOWED_HOSTS_ENV}, comma-separated)"
+    _option(network, "--allowed-host", host, action="append", metavar="HOST[:PORT]")
+    origin = f"Add an allowed Origin, e.g. https://app.example.com (repeatable; env {ALLOWED_ORIGINS_ENV})"
+    _option(network, "--allowed-origin", origin, action="append", metavar="ORIGIN")
+    body, shows = "Largest request body accepted", f"{DEFAULT_MAX_BODY_BYTES // 2**20} MiB"
+    _option(network, "--max-body-bytes", body, env=MAX_BODY_ENV, shows=shows, type=int, metavar="N")
+    grace = "On SIGTERM, how long in-flight calls may finish"
+    _option(
+        network, "--grace-period", grace, env=GRACE_ENV, shows=f"{DEFAULT_GRACE_S:g}", type=float, metavar="SECONDS"
     )
-    network.add_argument(
-        "--stateless",
-        action="store_true",
-        help=f"Streamable HTTP without sessions, for replicas behind a plain load balancer (env {STATELESS_ENV}=1).",
+    own_key = (
+        f"Let each client send its own Dodo key in the {PER_CLIENT_KEY_HEADER} header, used for its requests only "
+        f"(env {PER_CLIENT_KEY_ENV}=1). The bearer token is still required. For hosted multi-tenant setups only"
     )
-    network.add_argument(
-        "--auth-token-file",
-        metavar="FILE",
-        help=f"File holding the bearer token clients must send (env {AUTH_TOKEN_ENV} holds the token itself). "
-        "Required on any non-loopback address.",
-    )
-    network.add_argument(
-        "--allowed-host",
-        action="append",
-        metavar="HOST[:PORT]",
-        help=f"Add an allowed Host header, e.g. mcp.example.com:* (repeatable; env {ALLOWED_HOSTS_ENV}, comma-separated).",
-    )
-    network.add_argument(
-        "--allowed-origin",
-        action="append",
-        metavar="ORIGIN",
-        help=f"Add an allowed Origin, e.g. https://app.example.com (repeatable; env {ALLOWED_ORIGINS_ENV}).",
-    )
-    network.add_argument(
-        "--max-body-bytes",
-        type=int,
-        metavar="N",
-        help=f"Largest request body accepted (env {MAX_BODY_ENV}; default {DEFAULT_MAX_BODY_BYTES // 2**20} MiB).",
-    )
-    network.add_argument(
-        "--grace-period",
-        type=float,
-        metavar="SECONDS",
-        help=f"On SIGTERM, how long in-flight calls may finish (env {GRACE_ENV}; default {DEFAULT_GRACE_S:g}).",
-    )
-    network.add_argument(
-        "--per-client-api-key",
-        action="store_true",
-        help=f"Let each client send its own Dodo key in the {PER_CLIENT_KEY_HEADER} header, used for its requests only "
-        f"(env {PER_CLIENT_KEY_ENV}=1). The bearer token is still required. For hosted multi-tenant setups only.",
-    )
+    _option(network, "--per-client-api-key", own_key, action="store_true")
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
@@ -219,36 +187,19 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     )
     reset = sandbox_commands.add_parser("reset", help="Delete every event and meter in the sandbox database.")
     for sub in (serve, reset):
-        sub.add_argument(
-            "--db", metavar="PATH", help=f"Database file (env {SANDBOX_DB_ENV}; default {_SANDBOX_DB_TEXT})."
-        )
+        _option(sub, "--db", "Database file", env=SANDBOX_DB_ENV, shows=_SANDBOX_DB_TEXT, metavar="PATH")
     _add_serve_options(serve)
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", default=DEFAULT_SANDBOX_HOST, help=f"Interface (default {DEFAULT_SANDBOX_HOST}).")
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_SANDBOX_PORT,
-        help=f"Port, 0 for any free one (default {DEFAULT_SANDBOX_PORT}).",
+    _option(serve, "--host", "Interface", default=DEFAULT_SANDBOX_HOST)
+    _option(serve, "--port", "Port, 0 for any free one", default=DEFAULT_SANDBOX_PORT, type=int)
+    key = "Bearer key clients must send"
+    _option(serve, "--api-key", key, env=SANDBOX_API_KEY_ENV, shows=DEFAULT_SANDBOX_API_KEY, metavar="KEY")
+    _option(serve, "--log-level", "Log level for stderr", shows=DEFAULT_LOG_LEVEL, type=str.upper, choices=LOG_LEVELS)
+    faults = "Fail this share of requests on purpose (0 to 1), to test a client's retries"
+    _option(serve, "--fault-rate", faults, default=0.0, shows=0, type=float, metavar="P")
+    _option(
+        serve, "--fault-kinds", f"Comma-separated faults to inject: {FAULT_KINDS_TEXT}", shows="all", metavar="KINDS"
     )
-    serve.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help=f"Bearer key clients must send (env {SANDBOX_API_KEY_ENV}; default {DEFAULT_SANDBOX_API_KEY}).",
-    )
-    serve.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, help="Log level for stderr (default INFO).")
-    serve.add_argument(
-        "--fault-rate",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help="Fail this share of requests on purpose (0 to 1), to test a client's retries (default 0).",
-    )
-    serve.add_argument(
-        "--fault-kinds",
-        metavar="KINDS",
-        help="Comma-separated faults to inject: 503, 429, reset, slow, commit-then-503 (default all).",
-    )
-    serve.add_argument("--fault-seed", type=int, metavar="N", help="Seed for repeatable fault injection.")
+    _option(serve, "--fault-seed", "Seed for repeatable fault injection", type=int, metavar="N")

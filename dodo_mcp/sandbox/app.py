@@ -23,11 +23,11 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import anyio.to_thread
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from dodo_mcp.api.limits import MAX_METADATA_KEYS
@@ -196,11 +196,7 @@ class SandboxApp:
         return found
 
     async def _list_events(self, raw_query: dict[str, str]) -> Any:
-        known = {name: value for name, value in raw_query.items() if name in ListEventsQuery.model_fields}
-        try:
-            query = ListEventsQuery.model_validate(known)
-        except ValidationError as exc:
-            raise _invalid(exc, "INVALID_QUERY_PARAMS", shape_on_400=False) from None
+        query = _query(ListEventsQuery, raw_query)
         event_name, meter_filter = query.event_name, None
         if query.meter_id is not None:
             found = await anyio.to_thread.run_sync(self.store.get_meter, query.meter_id)
@@ -304,11 +300,7 @@ class SandboxApp:
         return meter.model_dump(mode="json")
 
     async def _list_meters(self, raw_query: dict[str, str]) -> Any:
-        known = {name: value for name, value in raw_query.items() if name in ListMetersQuery.model_fields}
-        try:
-            query = ListMetersQuery.model_validate(known)
-        except ValidationError as exc:
-            raise _invalid(exc, "INVALID_QUERY_PARAMS", shape_on_400=False) from None
+        query = _query(ListMetersQuery, raw_query)
 
         def page() -> list[Meter]:
             return self.store.list_meters(
@@ -338,6 +330,18 @@ def _segment(raw: bytes) -> str | None:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+QueryT = TypeVar("QueryT", bound=BaseModel)
+
+
+def _query(model: type[QueryT], raw_query: dict[str, str]) -> QueryT:
+    """The query string as `model`; parameters it does not know are ignored, as Dodo does."""
+    known = {name: value for name, value in raw_query.items() if name in model.model_fields}
+    try:
+        return model.model_validate(known)
+    except ValidationError as exc:
+        raise _invalid(exc, "INVALID_QUERY_PARAMS", shape_on_400=False) from None
 
 
 def _allow(method: str, *allowed: str) -> None:

@@ -7,6 +7,10 @@ never disagree.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
 import anyio
 from pydantic import SecretStr
 
@@ -16,6 +20,8 @@ from dodo_mcp.api.meter_engine import as_number, evaluate
 from dodo_mcp.api.meters import Meter
 from dodo_mcp.api.models import Event
 from dodo_mcp.tools.models import ExplainMeterMatchArguments, MatchReason, MeterMatch
+
+T = TypeVar("T")
 
 _FIXES = {
     "missing_key": "Send that key in the event's metadata.",
@@ -78,29 +84,31 @@ async def explain(
     client: DodoClient, arguments: ExplainMeterMatchArguments, *, api_key: SecretStr | None = None
 ) -> MeterMatch:
     """Fetch the event and the meter (two requests, concurrently) and explain the match."""
-    event: Event | None = None
-    meter: Meter | None = None
-    failures: dict[str, DodoError] = {}
-
-    async def fetch_event() -> None:
-        nonlocal event
-        try:
-            event = await client.retrieve_event(arguments.event_id, api_key=api_key)
-        except DodoError as exc:
-            failures["event"] = exc
-
-    async def fetch_meter() -> None:
-        nonlocal meter
-        try:
-            meter = await client.retrieve_meter(arguments.meter_id, api_key=api_key)
-        except DodoError as exc:
-            failures["meter"] = exc
-
+    event: _Fetched[Event] = _Fetched()
+    meter: _Fetched[Meter] = _Fetched()
     async with anyio.create_task_group() as group:
-        group.start_soon(fetch_event)
-        group.start_soon(fetch_meter)
+        group.start_soon(event.fetch, functools.partial(client.retrieve_event, arguments.event_id, api_key=api_key))
+        group.start_soon(meter.fetch, functools.partial(client.retrieve_meter, arguments.meter_id, api_key=api_key))
     # One answer: a missing event is reported before a missing meter.
-    if failures:
-        raise failures.get("event") or failures["meter"]
-    assert event is not None and meter is not None
-    return explain_match(event, meter)
+    return explain_match(event.result(), meter.result())
+
+
+class _Fetched(Generic[T]):
+    """One of two concurrent requests: its result, or the error it ended in (kept, not raised, so that the other
+    request finishes too)."""
+
+    def __init__(self) -> None:
+        self._value: T | None = None
+        self._error: DodoError | None = None
+
+    async def fetch(self, request: Callable[[], Awaitable[T]]) -> None:
+        try:
+            self._value = await request()
+        except DodoError as exc:
+            self._error = exc
+
+    def result(self) -> T:
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value

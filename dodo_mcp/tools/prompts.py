@@ -8,6 +8,7 @@ needs ingest_events is left out when ingest_events is hidden.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Annotated
@@ -30,8 +31,15 @@ CustomerId = Annotated[str, Field(description="The customer_id whose usage to lo
 OptionalMeterId = Annotated[str, Field(description="A meter_id to check against (optional)")]
 
 
-def _or(value: str, fallback: str) -> str:
-    return value.strip() or fallback
+def _with(tool: str, **arguments: object) -> str:
+    """A step's call: the tool and its arguments as JSON, leaving out the optional ones not given (blank)."""
+    given = {name: value.strip() if isinstance(value, str) else value for name, value in arguments.items()}
+    return f"{tool} with {json.dumps({k: v for k, v in given.items() if v != ''}, ensure_ascii=False)}"
+
+
+def _with_an_event(tool: str, which: str, meter_id: str) -> str:
+    """A step whose event_id the agent fills in from an earlier step's answer."""
+    return f'{tool} with {{"event_id": <{which}>, "meter_id": {json.dumps(meter_id, ensure_ascii=False)}}}'
 
 
 def investigate_missing_usage(
@@ -40,21 +48,19 @@ def investigate_missing_usage(
     event_name: Annotated[str, Field(description="The event_name the usage should arrive as (optional)")] = "",
     since: Annotated[str, Field(description="RFC 3339 time from which usage is missing (optional)")] = "",
 ) -> str:
-    start = f', "start": "{since}"' if since.strip() else ""
-    name = f', "event_name": "{event_name}"' if event_name.strip() else ""
     meter = meter_id.strip()
     steps = [
-        f'summarize_events with {{"customer_id": "{customer_id}"{start}, "group_by": ["event_name", "day"]}}: '
+        f"{_with(TOOL_SUMMARIZE_EVENTS, customer_id=customer_id, start=since, group_by=['event_name', 'day'])}: "
         "what arrived for this customer, by name and day. No events at all points to the integration or the "
         "customer_id it sends.",
-        f'list_events with {{"customer_id": "{customer_id}"{name}{start}, "page_size": 10}}: the newest raw events; '
-        "check customer_id and event_name spelling (both are case-sensitive) and the metadata keys.",
+        f"{_with(TOOL_LIST_EVENTS, customer_id=customer_id, event_name=event_name, start=since, page_size=10)}: the "
+        "newest raw events; check customer_id and event_name spelling (both are case-sensitive) and the metadata keys.",
     ]
     if meter:
         steps += [
-            f'summarize_events with {{"customer_id": "{customer_id}", "meter_id": "{meter}"{start}}}: what the meter '
+            f"{_with(TOOL_SUMMARIZE_EVENTS, customer_id=customer_id, meter_id=meter, start=since)}: what the meter "
             "counts for the customer (its own aggregation). Compare with the first step.",
-            f'explain_meter_match with {{"event_id": <an event from step 2 that should count>, "meter_id": "{meter}"}}: '
+            f"{_with_an_event(TOOL_EXPLAIN_METER_MATCH, 'an event from step 2 that should count', meter)}: "
             "whether the meter counts it, and if not the first failing condition (event_name, missing key, type "
             "mismatch, failed comparison).",
         ]
@@ -83,17 +89,17 @@ def summarize_customer_usage(
     end: Annotated[str, Field(description="End of the period, RFC 3339")],
     meter_id: OptionalMeterId = "",
 ) -> str:
-    period = f'"customer_id": "{customer_id}", "start": "{start}", "end": "{end}"'
+    period = {"customer_id": customer_id, "start": start, "end": end}
     meter = meter_id.strip()
-    steps = [f'summarize_events with {{{period}, "group_by": ["event_name"]}}: events per event_name.']
+    steps = [f"{_with(TOOL_SUMMARIZE_EVENTS, **period, group_by=['event_name'])}: events per event_name."]
     if meter:
         steps += [
-            f'summarize_events with {{{period}, "meter_id": "{meter}"}}: the meter\'s own aggregation over the '
+            f"{_with(TOOL_SUMMARIZE_EVENTS, **period, meter_id=meter)}: the meter's own aggregation over the "
             "period, the billable quantity.",
-            f'summarize_events with {{{period}, "meter_id": "{meter}", "group_by": ["day"]}}: the same by day.',
+            f"{_with(TOOL_SUMMARIZE_EVENTS, **period, meter_id=meter, group_by=['day'])}: the same by day.",
         ]
     else:
-        steps.append(f'summarize_events with {{{period}, "group_by": ["day"]}}: the trend by day.')
+        steps.append(f"{_with(TOOL_SUMMARIZE_EVENTS, **period, group_by=['day'])}: the trend by day.")
     steps.append(
         "If a result says complete: false, follow its note (split the period with a tighter start/end) until "
         "every part is complete, and add the parts up."
@@ -106,18 +112,17 @@ def summarize_customer_usage(
 
 
 def check_event_shape_text(event_name: str, meter_id: str = "", customer_id: str = "", *, can_ingest: bool) -> str:
-    who = f', "customer_id": "{customer_id}"' if customer_id.strip() else ""
     meter = meter_id.strip()
     steps = [
-        f'list_events with {{"event_name": "{event_name}"{who}, "page_size": 5}}: the newest events as Dodo stored '
-        "them. Check event_ids are deterministic (customer + action + time), metadata values are scalars, and "
-        "numbers are sent as numbers.",
-        f'summarize_events with {{"event_name": "{event_name}", "group_by": ["customer_id"]}}: which customers the '
+        f"{_with(TOOL_LIST_EVENTS, event_name=event_name, customer_id=customer_id, page_size=5)}: the newest events "
+        "as Dodo stored them. Check event_ids are deterministic (customer + action + time), metadata values are "
+        "scalars, and numbers are sent as numbers.",
+        f"{_with(TOOL_SUMMARIZE_EVENTS, event_name=event_name, group_by=['customer_id'])}: which customers the "
         "events went to (a wrong or empty customer_id shows here).",
     ]
     if meter:
         steps.append(
-            f'explain_meter_match with {{"event_id": <one event from step 1>, "meter_id": "{meter}"}}: the meter must '
+            f"{_with_an_event(TOOL_EXPLAIN_METER_MATCH, 'one event from step 1', meter)}: the meter must "
             "count it, and contributes must be a number when the meter sums, maxes or takes the last value."
         )
     if can_ingest:

@@ -22,7 +22,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
 
 from dodo_mcp.api.timestamps import format_timestamp
+from dodo_mcp.cli.parser import FAULT_KINDS_TEXT
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, open_store
+from dodo_mcp.sandbox.faults import FAULT_KINDS
 
 REAL_KEY = "sk_live_must_not_reach_the_sandbox"
 
@@ -189,6 +191,8 @@ def test_plain_start_imports_neither_the_sandbox_nor_sqlite3() -> None:
 
 
 def test_help_and_version_still_work_and_name_the_default_key() -> None:
+    # The parser spells the fault kinds out so that --help does not import the sandbox.
+    assert ", ".join(FAULT_KINDS) == FAULT_KINDS_TEXT
     run = subprocess.run(
         [sys.executable, "-m", "dodo_mcp", "--help"], capture_output=True, text=True, timeout=60, env=env()
     )
