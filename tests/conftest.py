@@ -201,3 +201,12 @@ def counts(structured: dict[str, Any] | None) -> dict[str, int]:
     """The headline numbers of an ingest_events result."""
     assert structured is not None
     return {key: structured[key] for key in COUNT_KEYS}
+
+
+def ingest_counts(*, submitted: int, ingested: int, ignored: int = 0, unconfirmed: int = 0) -> dict[str, int]:
+    """The headline numbers an ingest_events result should have, to compare with `counts(...)`."""
+    return dict(zip(COUNT_KEYS, (submitted, ingested, ignored, unconfirmed), strict=True))
+
+
+# The five tools, exactly as tools/list must name them, in its order.
+FIVE_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]

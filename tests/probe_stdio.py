@@ -18,6 +18,20 @@ EXPECTED_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_e
 TIMEOUT_S = 30
 
 
+def initialize_request(client_name: str, request_id: int = 1) -> dict[str, Any]:
+    """An `initialize` request as a host in the 2025-06-18 era sends it."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": client_name, "version": "1"},
+        },
+    }
+
+
 def request(process: subprocess.Popen[str], message: dict[str, Any]) -> dict[str, Any]:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(json.dumps(message) + "\n")
@@ -37,19 +51,7 @@ def request(process: subprocess.Popen[str], message: dict[str, Any]) -> dict[str
 def main(command: list[str]) -> int:
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
     try:
-        init = request(
-            process,
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "dodo-mcp-ci-probe", "version": "1"},
-                },
-            },
-        )
+        init = request(process, initialize_request("dodo-mcp-ci-probe"))
         request(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         tools = request(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
         assert process.stdin is not None

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dodo_mcp import __version__
-from tests.conftest import API_KEY, counts, dodo_settings, text_of, tool_session
+from tests.conftest import API_KEY, FIVE_TOOLS, counts, dodo_settings, ingest_counts, text_of, tool_session
 from tests.dodo_double import EVENT, DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -157,25 +157,14 @@ async def test_ingest_reports_ids_dodo_already_had(dodo: DodoDouble) -> None:
     events = [{"event_id": f"e{i}", "customer_id": "c", "event_name": "n"} for i in range(3)]
     async with tool_session(dodo_settings(dodo.url)) as session:
         result = await session.call("ingest_events", {"events": events})
-    assert counts(result.structured_content) == {
-        "submitted_count": 3,
-        "ingested_count": 1,
-        "ignored_count": 2,
-        "unconfirmed_count": 0,
-    }
+    assert counts(result.structured_content) == ingest_counts(submitted=3, ingested=1, ignored=2)
 
 
 async def test_both_protocol_eras_work(dodo: DodoDouble) -> None:
     for mode in ("legacy", "auto"):
         async with tool_session(dodo_settings(dodo.url), mode=mode) as session:
             tools = await session.client.list_tools()
-            assert [tool.name for tool in tools.tools] == [
-                "retrieve_event",
-                "list_events",
-                "ingest_events",
-                "summarize_events",
-                "explain_meter_match",
-            ]
+            assert [tool.name for tool in tools.tools] == FIVE_TOOLS
             result = await session.call("list_events", {"page_size": 5})
             assert not result.is_error
     assert [r.query for r in dodo.requests] == [[("page_size", "5"), ("page_number", "0")]] * 2
@@ -195,12 +184,7 @@ async def test_large_ingests_go_in_batches_with_progress(dodo: DodoDouble) -> No
     async with tool_session(dodo_settings(dodo.url, ingest_batch_size=1000, ingest_concurrency=2)) as session:
         result = await session.call("ingest_events", {"events": events}, progress_callback=on_progress)
     assert not result.is_error
-    assert counts(result.structured_content) == {
-        "submitted_count": 2345,
-        "ingested_count": 2345,
-        "ignored_count": 0,
-        "unconfirmed_count": 0,
-    }
+    assert counts(result.structured_content) == ingest_counts(submitted=2345, ingested=2345)
     assert result.structured_content is not None
     assert [(b["first_index"], b["event_count"]) for b in result.structured_content["batches"]] == [
         (0, 1000),
@@ -224,7 +208,7 @@ async def test_a_failed_batch_names_exactly_its_events(dodo: DodoDouble) -> None
     assert result.is_error
     report = result.structured_content
     assert report is not None
-    assert counts(report) == {"submitted_count": 25, "ingested_count": 15, "ignored_count": 0, "unconfirmed_count": 10}
+    assert counts(report) == ingest_counts(submitted=25, ingested=15, unconfirmed=10)
     assert report["unconfirmed_event_ids"] == [e["event_id"] for e in events[10:20]]
     assert [(b["first_index"], b["confirmed"], b["attempts"]) for b in report["batches"]] == [
         (0, True, 1),

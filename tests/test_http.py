@@ -22,7 +22,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import API_KEY, CAPTURED, counts, server_env, text_of
+from tests.conftest import API_KEY, CAPTURED, FIVE_TOOLS, counts, ingest_counts, server_env, text_of
 from tests.dodo_double import EVENT, DodoDouble, Reply
 
 pytestmark = pytest.mark.anyio
@@ -99,23 +99,12 @@ async def test_every_tool_over_the_network(transport: str) -> None:
     with serving("--transport", transport, *SANDBOX) as served:
         async with mcp_client(served, transport) as client:
             tools = await client.list_tools()
-            assert [t.name for t in tools.tools] == [
-                "retrieve_event",
-                "list_events",
-                "ingest_events",
-                "summarize_events",
-                "explain_meter_match",
-            ]
+            assert [t.name for t in tools.tools] == FIVE_TOOLS
             ingested = await client.call_tool("ingest_events", {"events": events})
             listed = await client.call_tool("list_events", {"customer_id": "cus_h"})
             retrieved = await client.call_tool("retrieve_event", {"event_id": "h1"})
             missing = await client.call_tool("retrieve_event", {"event_id": "H1"})
-    assert counts(ingested.structured_content) == {
-        "submitted_count": 3,
-        "ingested_count": 3,
-        "ignored_count": 0,
-        "unconfirmed_count": 0,
-    }
+    assert counts(ingested.structured_content) == ingest_counts(submitted=3, ingested=3)
     assert listed.structured_content is not None
     assert sorted(item["event_id"] for item in listed.structured_content["items"]) == ["h0", "h1", "h2"]
     assert retrieved.structured_content is not None and retrieved.structured_content["event_id"] == "h1"

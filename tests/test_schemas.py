@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from dodo_mcp.config import Settings
 from dodo_mcp.server import build_server
+from tests.conftest import FIVE_TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +44,7 @@ def properties(schema: dict[str, Any], path: str = "$") -> Iterator[tuple[str, d
 
 async def test_tools_with_exact_names_titles_and_annotations() -> None:
     tools = {tool.name: tool for tool in await list_tools()}
-    assert list(tools) == ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]
+    assert list(tools) == FIVE_TOOLS
     hints = {
         name: (
             tool.title,

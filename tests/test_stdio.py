@@ -7,19 +7,11 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.conftest import CAPTURED, counts, server_env
+from tests.conftest import CAPTURED, FIVE_TOOLS, counts, ingest_counts, server_env
 from tests.dodo_double import DodoDouble
+from tests.probe_stdio import initialize_request
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test-host", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("raw-test-host")
 
 
 def converse(env: dict[str, str], messages: list[dict[str, Any]]) -> tuple[bytes, str, int]:
@@ -90,19 +82,8 @@ def test_stdout_carries_only_json_rpc_even_under_a_hostile_locale(dodo_double: D
         "version": "0.1.0",
         "websiteUrl": "https://github.com/dodo-mcp/dodo-mcp",
     }
-    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == [
-        "retrieve_event",
-        "list_events",
-        "ingest_events",
-        "summarize_events",
-        "explain_meter_match",
-    ]
-    assert counts(by_id[3]["result"]["structuredContent"]) == {
-        "submitted_count": 1,
-        "ingested_count": 1,
-        "ignored_count": 0,
-        "unconfirmed_count": 0,
-    }
+    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == FIVE_TOOLS
+    assert counts(by_id[3]["result"]["structuredContent"]) == ingest_counts(submitted=1, ingested=1)
     assert by_id[4]["result"]["isError"] is False
     assert by_id[5]["result"]["isError"] is True
     assert "page_size must be an integer, not a string ('many')" in by_id[5]["result"]["content"][0]["text"]

@@ -25,6 +25,7 @@ from dodo_mcp.api.timestamps import format_timestamp
 from dodo_mcp.cli.parser import FAULT_KINDS_TEXT
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, open_store
 from dodo_mcp.sandbox.faults import FAULT_KINDS
+from tests.conftest import counts, ingest_counts
 
 REAL_KEY = "sk_live_must_not_reach_the_sandbox"
 
@@ -50,12 +51,6 @@ def text(result: CallToolResult) -> str:
     block = result.content[0]
     assert block.type == "text"
     return block.text
-
-
-def counts(result: CallToolResult) -> dict[str, Any]:
-    # Only the counts: the tool's result may carry more detail (owned elsewhere).
-    assert result.structured_content is not None
-    return {k: result.structured_content[k] for k in ("submitted_count", "ingested_count", "ignored_count")}
 
 
 @pytest.mark.anyio
@@ -89,10 +84,10 @@ async def test_the_three_tools_work_against_the_sandbox_over_stdio(tmp_path: Pat
     async with sandbox_session(db) as (client, errlog):
         ingested = await client.call_tool("ingest_events", {"events": events})
         assert not ingested.is_error, text(ingested)
-        assert counts(ingested) == {"submitted_count": 3, "ingested_count": 3, "ignored_count": 0}
+        assert counts(ingested.structured_content) == ingest_counts(submitted=3, ingested=3)
 
         again = await client.call_tool("ingest_events", {"events": events})
-        assert counts(again) == {"submitted_count": 3, "ingested_count": 0, "ignored_count": 3}
+        assert counts(again.structured_content) == ingest_counts(submitted=3, ingested=0, ignored=3)
 
         got = await client.call_tool("retrieve_event", {"event_id": "a/1"})
         assert got.structured_content is not None
@@ -193,31 +188,22 @@ def test_plain_start_imports_neither_the_sandbox_nor_sqlite3() -> None:
 def test_help_and_version_still_work_and_name_the_default_key() -> None:
     # The parser spells the fault kinds out so that --help does not import the sandbox.
     assert ", ".join(FAULT_KINDS) == FAULT_KINDS_TEXT
-    run = subprocess.run(
-        [sys.executable, "-m", "dodo_mcp", "--help"], capture_output=True, text=True, timeout=60, env=env()
-    )
+    run = dodo_mcp_cli("--help")
     assert run.returncode == 0 and "--sandbox" in run.stdout and "--sandbox-db" in run.stdout
-    run = subprocess.run(
-        [sys.executable, "-m", "dodo_mcp", "sandbox", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env(),
-    )
+    run = dodo_mcp_cli("sandbox", "serve", "--help")
     assert run.returncode == 0 and DEFAULT_SANDBOX_API_KEY in run.stdout
-    run = subprocess.run(
-        [sys.executable, "-m", "dodo_mcp", "--version"], capture_output=True, text=True, timeout=60, env=env()
-    )
+    run = dodo_mcp_cli("--version")
     assert run.stdout.strip().startswith("dodo-mcp ")
 
 
-def test_sandbox_and_base_url_exclude_each_other() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "dodo_mcp", "--sandbox", "--base-url", "http://127.0.0.1:1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env(),
+def dodo_mcp_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m dodo_mcp ARGS`, run to the end."""
+    return subprocess.run(
+        [sys.executable, "-m", "dodo_mcp", *args], capture_output=True, text=True, timeout=60, env=env()
     )
+
+
+def test_sandbox_and_base_url_exclude_each_other() -> None:
+    run = dodo_mcp_cli("--sandbox", "--base-url", "http://127.0.0.1:1")
     assert run.returncode == 2
     assert "--sandbox and --base-url exclude each other" in run.stderr
