@@ -193,3 +193,29 @@ def test_every_third_party_import_is_declared() -> None:
         if not {d.lower().replace("_", "-") for d in distributions.get(name, [name])} & declared
     }
     assert undeclared == {}
+
+
+def test_the_readme_maps_every_module() -> None:
+    """The README's table of modules names each one, so the map for the next person stays true."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The modules", 1)[1].split("\n### ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first, rest = line[2:].split(" | ", 1)
+            rows[first] = rest
+    named: set[str] = set()
+    for first, rest in rows.items():
+        for name in re.findall(r"`([\w/.]+)`", first):
+            folder = name if name.endswith("/") else ""
+            named.add(name)
+            named.update(f"{folder}{inner}" for inner in re.findall(r"`(\w+\.py)`", rest) if folder)
+    modules_on_disk = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    }
+    unnamed = sorted(module for module in modules_on_disk if module not in named)
+    assert unnamed == [], "README.md's module table does not name these"
+    stale = sorted(name for name in named if not (PACKAGE / name).exists())
+    assert stale == [], "README.md's module table names modules that do not exist"
