@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from dodo_mcp.sandbox import DEFAULT_SANDBOX_API_KEY, SANDBOX_BASE_URL, create_app, open_store
+from dodo_mcp.tools.messages import IDEMPOTENT
 
 METER = {
     "name": "Tokens on the large model",
@@ -74,7 +75,7 @@ async def run_demo(out: TextIO) -> None:
         crowded = {**events[0], "event_id": "crowded", "metadata": {f"k{i}": i for i in range(51)}}
         steps: list[tuple[str, str, dict[str, Any]]] = [
             ("Record three usage events", "ingest_events", {"events": events}),
-            ("Send the same events again: Dodo ignores event_ids it already has", "ingest_events", {"events": events}),
+            (f"Send the same events again: {IDEMPOTENT}", "ingest_events", {"events": events}),
             (
                 "Bad events are refused before anything is sent",
                 "ingest_events",

@@ -29,6 +29,7 @@ from dodo_mcp.api.limits import (
 from dodo_mcp.config import Settings
 from dodo_mcp.mcp_sdk import sdk_tool
 from dodo_mcp.tools.handlers import ToolContext
+from dodo_mcp.tools.messages import IDEMPOTENT
 from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
@@ -77,7 +78,7 @@ def instructions(settings: Settings, tools: Collection[str] = TOOL_NAMES) -> str
         parts.append(f"""\
 Ingest rules (ingest_events): 1 to {MAX_EVENTS_PER_CALL} events per call (sent in batches of at most \
 {MAX_EVENTS_PER_REQUEST}). event_id is the idempotency \
-key: an event_id Dodo already has is ignored, so re-sending the same events after an error is safe and \
+key: {IDEMPOTENT}, so re-sending the same events after an error is safe and \
 never double-counts; use deterministic ids (customer + action + time), unique within a call. timestamp \
 is RFC 3339 within the last hour and at most 5 minutes ahead (omit it for now). metadata holds at most \
 {MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY_LENGTH} characters, with string (at most \

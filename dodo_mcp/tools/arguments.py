@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar, get_args
 
@@ -134,49 +134,77 @@ def _problem(error: ErrorDetails, model: type[BaseModel], data: Mapping[str, Any
     """One validation error in words, and the index of the event it is about (None when not an event's)."""
     loc = error["loc"]
     index = loc[1] if len(loc) > 1 and loc[0] == "events" and isinstance(loc[1], int) else None
-    where = _where(loc, data)
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    value = error.get("input")
+    return index, _where(loc, data) + _what(error, model, index is not None)
+
+
+# Pydantic's error types that say a value has the wrong JSON type, and the type it must have.
+_WRONG_TYPE = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "string_type": "a string",
+    "string_unicode": "a string",
+    "list_type": "an array",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+_BOUNDS = {
+    "greater_than_equal": "at least",
+    "less_than_equal": "at most",
+    "greater_than": "more than",
+    "less_than": "less than",
+}
+
+
+def _what(error: ErrorDetails, model: type[BaseModel], in_an_event: bool) -> str:
+    """What is wrong, as the rest of the sentence that starts with where it is."""
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind in _WRONG_TYPE:
+        return f" must be {_WRONG_TYPE[kind]}, not {_kind(value)}"
+    if kind in _BOUNDS:
+        return f" must be {_BOUNDS[kind]} {next(iter(ctx.values()), '?')} (got {_show(value)})"
+    if kind == "extra_forbidden":
+        owner = _event_model(model) if in_an_event and len(error["loc"]) == 3 else model
+        return f" is not a known field; allowed: {', '.join(owner.model_fields)}"
+    if kind == "string_too_short":
+        return " must not be empty" + (" (omit it instead)" if _optional(model, error["loc"]) else "")
+    if kind in _SIZES:
+        return _SIZES[kind](value, ctx)
     if kind == "missing":
-        text = f"{where} is required"
-    elif kind == "extra_forbidden":
-        owner = _event_model(model) if index is not None and len(loc) == 3 else model
-        text = f"{where} is not a known field; allowed: {', '.join(owner.model_fields)}"
-    elif kind == "string_too_short":
-        optional = len(loc) == 1 and loc[0] in model.model_fields and not model.model_fields[str(loc[0])].is_required()
-        text = f"{where} must not be empty" + (" (omit it instead)" if optional else "")
-    elif kind == "string_too_long":
-        length = len(value) if isinstance(value, str) else "?"
-        text = f"{where} must be at most {ctx.get('max_length')} characters (got {length})"
-    elif kind == "too_short":
-        text = f"{where} must have at least {ctx.get('min_length')} item{'s' if ctx.get('min_length') != 1 else ''}"
-    elif kind == "too_long":
-        unit = "keys" if isinstance(value, dict) else "items"
-        got = len(value) if isinstance(value, dict | list) else ctx.get("actual_length")
-        text = f"{where} may have at most {ctx.get('max_length')} {unit} (got {got})"
-    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        bound = {
-            "greater_than_equal": "at least",
-            "less_than_equal": "at most",
-            "greater_than": "more than",
-            "less_than": "less than",
-        }[kind]
-        limit = next(iter(ctx.values()), "?")
-        text = f"{where} must be {bound} {limit} (got {_show(value)})"
-    elif kind in ("int_type", "int_parsing", "int_from_float"):
-        text = f"{where} must be an integer, not {_kind(value)}"
-    elif kind in ("string_type", "string_unicode"):
-        text = f"{where} must be a string, not {_kind(value)}"
-    elif kind == "list_type":
-        text = f"{where} must be an array, not {_kind(value)}"
-    elif kind in ("dict_type", "model_type", "model_attributes_type"):
-        text = f"{where} must be an object, not {_kind(value)}"
-    elif kind == "value_error":
-        text = f"{where} {error['msg'].removeprefix('Value error, ')}"
-    else:
-        text = f"{where}: {error['msg']}"
-    return index, text
+        return " is required"
+    if kind == "value_error":
+        return f" {error['msg'].removeprefix('Value error, ')}"
+    return f": {error['msg']}"
+
+
+def _optional(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    """Whether `loc` is a top-level argument the call may leave out."""
+    field = model.model_fields.get(str(loc[0])) if len(loc) == 1 else None
+    return field is not None and not field.is_required()
+
+
+def _string_too_long(value: Any, ctx: Mapping[str, Any]) -> str:
+    length = len(value) if isinstance(value, str) else "?"
+    return f" must be at most {ctx.get('max_length')} characters (got {length})"
+
+
+def _too_short(value: Any, ctx: Mapping[str, Any]) -> str:
+    least = ctx.get("min_length")
+    return f" must have at least {least} item{'s' if least != 1 else ''}"
+
+
+def _too_long(value: Any, ctx: Mapping[str, Any]) -> str:
+    unit = "keys" if isinstance(value, dict) else "items"
+    got = len(value) if isinstance(value, dict | list) else ctx.get("actual_length")
+    return f" may have at most {ctx.get('max_length')} {unit} (got {got})"
+
+
+_SIZES: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
+    "string_too_long": _string_too_long,
+    "too_short": _too_short,
+    "too_long": _too_long,
+}
 
 
 def _event_model(model: type[BaseModel]) -> type[BaseModel]:
