@@ -215,11 +215,14 @@ class DodoClient:
             meter_id=call.meter_id,
         )
         retries = self.retry_policy.max_retries
+        unknown = False  # whether an earlier attempt may have taken effect
         for attempt in range(retries + 1):
             outcome, wait_headers = await self._attempt(http, call, headers, deadline_at - self._clock(), info, attempt)
             if isinstance(outcome, httpx2.Response):
                 return outcome, attempt + 1
             outcome.attempts = attempt + 1
+            outcome.earlier_attempt_unconfirmed = unknown
+            unknown = outcome.unconfirmed
             if not outcome.retryable or attempt == retries:
                 raise outcome
             wait = self.retry_policy.wait(attempt, self._draw(), wait_headers)

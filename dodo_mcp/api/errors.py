@@ -14,7 +14,8 @@
 Every error knows the request it came from (`request`: the operation, the environment, the ids it
 named), how many `attempts` were made, and, when a retry was due but would have passed the
 deadline, how long it was due in (`retry_in`). `unconfirmed` is True when the request was a write
-whose outcome is unknown. `str(error)` says what happened, in facts only, and never holds the key.
+whose outcome is unknown: this attempt's, or an earlier attempt's that may have been stored (a 503
+then a 429 leaves the events' fate unknown, though the 429 alone would not). `str(error)` says what happened, in facts only, and never holds the key.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class DodoError(Exception):
         self.attempts = 0
         # Set when the next retry was due in this many seconds, past the deadline, so it was not made.
         self.retry_in: float | None = None
+        # Set when an earlier attempt of the same write ended with its outcome unknown.
+        self.earlier_attempt_unconfirmed = False
 
     def __str__(self) -> str:
         return self.message
@@ -79,6 +82,10 @@ class DodoError(Exception):
     @property
     def unconfirmed(self) -> bool:
         """True when the request was a write and whether it took effect is unknown."""
+        return self.earlier_attempt_unconfirmed or self._outcome_unknown()
+
+    def _outcome_unknown(self) -> bool:
+        """Whether this attempt alone leaves a write's outcome unknown."""
         return False
 
 
@@ -104,8 +111,7 @@ class DodoAPIError(DodoError):
         self.code = code
         self.detail = detail
 
-    @property
-    def unconfirmed(self) -> bool:
+    def _outcome_unknown(self) -> bool:
         return self.operation is not None and self.operation.writes and self.status >= 500
 
 
@@ -144,8 +150,7 @@ class RateLimitError(DodoAPIError):
 class DodoTransportError(DodoError):
     """The request got no usable answer: the connection failed, was refused or dropped."""
 
-    @property
-    def unconfirmed(self) -> bool:
+    def _outcome_unknown(self) -> bool:
         return self.operation is not None and self.operation.writes
 
 

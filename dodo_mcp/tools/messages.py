@@ -76,7 +76,7 @@ def _not_retried(error: DodoError, wait: float) -> str:
         f"Not retried: the next try was due in {wait:.1f} s, past this call's {deadline:g} s deadline. "
         f"Wait about {max(wait, 1):.0f} s and call again."
     )
-    return f"{text} {UNCONFIRMED_INGEST}" if _is_ingest(error) else text
+    return f"{text} {UNCONFIRMED_INGEST}" if error.unconfirmed else text
 
 
 def _status_hint(error: DodoAPIError) -> str:
@@ -139,7 +139,13 @@ def _rejected(error: DodoAPIError) -> str:
             "Dodo rejected the query. With meter_id, an event_name must equal the meter's own event_name "
             "(or be left out); also check start and end."
         )
-    return f"{_REJECTED} Nothing from this request was stored." if _is_ingest(error) else _REJECTED
+    if not _is_ingest(error):
+        return _REJECTED
+    return (
+        f"{_REJECTED} {UNCONFIRMED_INGEST}"
+        if error.unconfirmed
+        else f"{_REJECTED} Nothing from this request was stored."
+    )
 
 
 def _server_error(error: DodoAPIError) -> str:
