@@ -15,6 +15,7 @@ from dodo_mcp.api.errors import (
     ConfigurationError,
     DodoAPIError,
     DodoError,
+    DodoResponseError,
     DodoTransportError,
     NotFoundError,
     Operation,
@@ -69,6 +70,8 @@ BODY = {"code": "INTERNAL_SERVER_ERROR", "message": "boom"}
         (httpx2.Response(429, json=BODY), Operation.INGEST_EVENTS, RateLimitError, False),
         (httpx2.ReadError("reset"), Operation.INGEST_EVENTS, DodoTransportError, True),
         (httpx2.ConnectError("refused"), Operation.RETRIEVE_EVENT, DodoTransportError, False),
+        (httpx2.Response(200, content=b"<html>"), Operation.INGEST_EVENTS, DodoResponseError, True),
+        (httpx2.Response(200, content=b"{}"), Operation.RETRIEVE_METER, DodoResponseError, False),
     ],
 )
 async def test_whether_a_write_is_unconfirmed_is_a_fact_of_the_error(

@@ -145,8 +145,8 @@ class DodoClient:
         model: type[EventT] = Event,  # type: ignore[assignment]  # mypy refuses a TypeVar's default value
     ) -> EventT:
         call = ApiCall(Operation.RETRIEVE_EVENT, event_path(event_id), event_id=event_id)
-        response, _ = await self.send(call, api_key=api_key)
-        return _parse(response, model, "an Event")
+        response, attempts = await self.send(call, api_key=api_key)
+        return self._parse(response, call, model, "an Event", attempts)
 
     async def list_events(
         self,
@@ -156,8 +156,8 @@ class DodoClient:
         model: type[EventT] = Event,  # type: ignore[assignment]  # as above
     ) -> list[EventT]:
         call = ApiCall(Operation.LIST_EVENTS, "/events", params=query.to_params(), meter_id=query.meter_id)
-        response, _ = await self.send(call, api_key=api_key)
-        return _parse(response, ListEventsResponse[model], "a list of events").items  # type: ignore[valid-type]
+        response, attempts = await self.send(call, api_key=api_key)
+        return self._parse(response, call, ListEventsResponse[model], "a list of events", attempts).items  # type: ignore[valid-type]
 
     async def ingest_events(
         self, events: Sequence[EventInput], *, deadline_at: float | None = None, api_key: SecretStr | None = None
@@ -170,12 +170,13 @@ class DodoClient:
         body = to_json({"events": events}, exclude_none=True)
         call = ApiCall(Operation.INGEST_EVENTS, "/events/ingest", content=body)
         response, attempts = await self.send(call, deadline_at=deadline_at, api_key=api_key)
-        return IngestOutcome(_parse(response, IngestEventsResponse, "an ingest result").ingested_count, attempts)
+        answer = self._parse(response, call, IngestEventsResponse, "an ingest result", attempts)
+        return IngestOutcome(answer.ingested_count, attempts)
 
     async def retrieve_meter(self, meter_id: str, *, api_key: SecretStr | None = None) -> Meter:
         call = ApiCall(Operation.RETRIEVE_METER, meter_path(meter_id), meter_id=meter_id)
-        response, _ = await self.send(call, api_key=api_key)
-        return _parse(response, Meter, "a Meter")
+        response, attempts = await self.send(call, api_key=api_key)
+        return self._parse(response, call, Meter, "a Meter", attempts)
 
     def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
         """The key to use (a per-request key wins), or ConfigurationError."""
@@ -206,14 +207,7 @@ class DodoClient:
             headers["Content-Type"] = "application/json"
         if deadline_at is None:
             deadline_at = self.deadline_from_now()
-        info = RequestInfo(
-            call.operation,
-            self.settings.environment,
-            self.settings.base_url,
-            self.settings.deadline_s,
-            event_id=call.event_id,
-            meter_id=call.meter_id,
-        )
+        info = self._request_info(call)
         retries = self.retry_policy.max_retries
         unknown = False  # whether an earlier attempt may have taken effect
         for attempt in range(retries + 1):
@@ -231,6 +225,32 @@ class DodoClient:
                 raise outcome
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request_info(self, call: ApiCall) -> RequestInfo:
+        settings = self.settings
+        return RequestInfo(
+            call.operation,
+            settings.environment,
+            settings.base_url,
+            settings.deadline_s,
+            event_id=call.event_id,
+            meter_id=call.meter_id,
+        )
+
+    def _parse(self, response: httpx2.Response, call: ApiCall, model: type[ModelT], what: str, attempts: int) -> ModelT:
+        """The body as `model`, or DodoResponseError saying what arrived (a write's outcome is then unknown)."""
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the body"
+            error = DodoResponseError(
+                f"Dodo answered {response.status_code} but the body is not {what} "
+                f"({where}: {first['msg']}; body starts {_preview(response.content)}).",
+                self._request_info(call),
+            )
+            error.attempts = attempts
+            raise error from None
 
     async def _attempt(
         self,
@@ -282,18 +302,6 @@ def event_path(event_id: str) -> str:
 def meter_path(meter_id: str) -> str:
     """/meters/{meter_id} with the id percent-encoded as exactly one path segment."""
     return "/meters/" + quote(check_path_segment(meter_id, "meter id"), safe="")
-
-
-def _parse(response: httpx2.Response, model: type[ModelT], what: str) -> ModelT:
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise DodoResponseError(
-            f"Dodo answered {response.status_code} but the body is not {what} "
-            f"({where}: {first['msg']}; body starts {_preview(response.content)})."
-        ) from None
 
 
 def _preview(content: bytes, limit: int = 120) -> str:

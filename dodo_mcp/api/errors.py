@@ -165,6 +165,10 @@ class ScanTimeout(DodoTimeout):
 class DodoResponseError(DodoError):
     """Dodo answered with a success status but a body that is not the documented shape."""
 
+    def _outcome_unknown(self) -> bool:
+        # It answered success, but not what: a write may or may not have been taken.
+        return self.operation is not None and self.operation.writes
+
 
 _HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body")
 _STATUS_ERRORS: dict[int, type[DodoAPIError]] = {401: AuthenticationError, 404: NotFoundError}
