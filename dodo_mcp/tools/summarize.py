@@ -178,21 +178,23 @@ async def summarize(
                 break
     groups, omitted = grouper.result()
     complete = scan.complete and not reached_max
-    stopped = f"it reached max_events ({arguments.max_events})" if reached_max else _stop_reason(scan.stopped)
+    stopped = None
+    if reached_max:
+        stopped = f"it reached max_events ({arguments.max_events})"
+    elif scan.stopped is not None:
+        stopped = _stop_reason(scan.stopped)
     return EventSummary(
         aggregation=describe_aggregation(aggregation),
         groups=groups,
         scanned=len(tally.seen),
         complete=complete,
-        note=_note(arguments, tally, None if complete else stopped, omitted),
+        note=_note(arguments, tally, stopped, omitted),
         oldest_scanned=None if complete else tally.oldest,
         omitted_groups=omitted,
     )
 
 
-def _stop_reason(stop: ScanStop | None) -> str:
-    if stop is None:  # pragma: no cover - a scan ends complete or stopped
-        return "the scan ended"
+def _stop_reason(stop: ScanStop) -> str:
     if stop.reason == "page_limit":
         return f"it reached the limit of {stop.page_number} pages per call (Dodo allows {REQUESTS_PER_MINUTE} requests a minute)"
     if stop.reason == "time_limit":
