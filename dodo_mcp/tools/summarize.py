@@ -27,7 +27,7 @@ from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
 from dodo_mcp.api.meter_engine import aggregate
 from dodo_mcp.api.meters import MeterAggregation
-from dodo_mcp.api.models import Event
+from dodo_mcp.api.models import Event, Scalar
 from dodo_mcp.api.paging import EventScan, ScanStop
 from dodo_mcp.api.timestamps import parse_rfc3339
 from dodo_mcp.tools.models import (
@@ -41,11 +41,12 @@ from dodo_mcp.tools.models import (
 # More groups than this would flood the context; the busiest are kept and the rest counted.
 MAX_GROUPS = 100
 
-Scalar = str | int | float | bool | None
+# A group_by dimension's value: a metadata value, or null when the event lacks the key.
+DimensionValue = Scalar | None
 Progress = Callable[[int, int], Awaitable[None]]
 
 
-def dimension_value(event: Event, dimension: str) -> Scalar:
+def dimension_value(event: Event, dimension: str) -> DimensionValue:
     """The event's value for one group_by dimension (a missing metadata key is null)."""
     if dimension == "customer_id":
         return event.customer_id
@@ -60,15 +61,15 @@ def dimension_value(event: Event, dimension: str) -> Scalar:
     return (event.metadata or {}).get(dimension.removeprefix("metadata."))
 
 
-def _identity(values: tuple[Scalar, ...]) -> tuple[tuple[str, Scalar], ...]:
+def _identity(values: tuple[DimensionValue, ...]) -> tuple[tuple[str, DimensionValue], ...]:
     # True == 1 == 1.0 in Python; metadata values of different JSON types stay different groups.
     return tuple((type(value).__name__, value) for value in values)
 
 
-def _order(values: tuple[Scalar, ...]) -> tuple[tuple[int, Any], ...]:
+def _order(values: tuple[DimensionValue, ...]) -> tuple[tuple[int, Any], ...]:
     """Sort key: null, booleans, numbers, then strings (so hour and day buckets are chronological)."""
 
-    def rank(value: Scalar) -> tuple[int, Any]:
+    def rank(value: DimensionValue) -> tuple[int, Any]:
         if value is None:
             return (0, 0)
         if isinstance(value, bool):
@@ -88,7 +89,7 @@ def describe_aggregation(aggregation: MeterAggregation) -> str:
 
 @dataclass
 class _Group:
-    key: tuple[Scalar, ...]
+    key: tuple[DimensionValue, ...]
     metadatas: list[dict[str, Any] | None] = field(default_factory=list)  # newest first, as paged
 
 
@@ -98,7 +99,7 @@ class Grouper:
 
     dimensions: list[str]
     aggregation: MeterAggregation
-    groups: dict[tuple[tuple[str, Scalar], ...], _Group] = field(default_factory=dict)
+    groups: dict[tuple[tuple[str, DimensionValue], ...], _Group] = field(default_factory=dict)
 
     def add(self, event: Event) -> None:
         values = tuple(dimension_value(event, d) for d in self.dimensions)
