@@ -40,8 +40,25 @@ from tests.dodo_double import DodoDouble
 API_KEY = "sk_test_SECRET_do_not_leak_4242"
 CAPTURED: list[str] = []
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Set by .ci/run: a test whose system part (a browser, Node 22, HAProxy, npm) is missing fails there
+# instead of skipping, so CI can never pass by leaving a heavy test out.
+REQUIRE_PARTS_ENV = "DODO_MCP_TEST_REQUIRE_PARTS"
 # The four headline numbers of an ingest_events result.
 COUNT_KEYS = ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")
+
+
+def need_part(part: str, found: bool, how: str) -> None:
+    """Skip the calling test when a system part is missing, saying how to get it; fail under CI.
+
+    `part` names what is missing ("Node >= 22"), `how` how to install it. Under
+    DODO_MCP_TEST_REQUIRE_PARTS=1 (which .ci/run sets) a missing part is a failure, not a skip.
+    """
+    if found:
+        return
+    reason = f"{part} is not installed here ({how})"
+    if os.environ.get(REQUIRE_PARTS_ENV) == "1":
+        pytest.fail(f"{reason}, and {REQUIRE_PARTS_ENV}=1 says every system part must be present")
+    pytest.skip(reason)
 
 
 @pytest.fixture
