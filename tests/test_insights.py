@@ -204,29 +204,30 @@ async def test_every_grouping_and_aggregation_matches_an_independent_computation
                     assert keys == sorted(keys)
 
 
-async def test_the_text_is_compact_and_says_the_same(tmp_path: Path) -> None:
+async def test_the_text_is_the_structured_content_in_the_same_shape_with_zero_skips_left_out(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     events = seeded_events(datetime.now(timezone.utc))
+    # A group of its own with no model and nothing skipped.
+    events.append({**events[0], "event_id": "solo", "customer_id": "cus_solo", "metadata": {"tokens": 7}})
     async with sandbox_session(db) as session:
         await ingest(session, events)
         result = await session.call(
-            "summarize_events", {"group_by": ["customer_id"], "aggregation": {"type": "sum", "key": "tokens"}}
+            "summarize_events",
+            {"group_by": ["customer_id", "metadata.model"], "aggregation": {"type": "sum", "key": "tokens"}},
         )
     data = result.structured_content
     assert data is not None
-    rows = []
-    for group in data["groups"]:
-        row = {"customer_id": group["key"]["customer_id"], "value": group["value"], "events": group["events"]}
-        if group["skipped"]:
-            row["skipped"] = group["skipped"]
-        rows.append(row)
+    assert (data["note"], data["oldest_scanned"], data["omitted_groups"]) == (None, None, 0)
+    assert any(group["skipped"] == 0 for group in data["groups"])
+    assert any(group["key"]["metadata.model"] is None for group in data["groups"])
+    groups = [{k: v for k, v in group.items() if k != "skipped" or v} for group in data["groups"]]
     assert json.loads(text_of(result)) == {
         "aggregation": "sum of tokens",
-        "groups": rows,
-        "scanned": EVENT_COUNT,
+        "groups": groups,
+        "scanned": EVENT_COUNT + 1,
         "complete": True,
     }
-    assert [row["customer_id"] for row in rows] == sorted(CUSTOMERS)
+    assert sorted({group["key"]["customer_id"] for group in groups}) == sorted([*CUSTOMERS, "cus_solo"])
 
 
 async def test_filters_and_a_meters_own_aggregation(tmp_path: Path) -> None:

@@ -222,22 +222,18 @@ def _note(arguments: SummarizeEventsArguments, tally: _Tally, stopped: str | Non
 
 
 def summary_text(summary: EventSummary) -> str:
-    """Compact JSON for the model: each group's dimensions inline, zero skips and empty fields left out."""
-    groups = []
-    for group in summary.groups:
-        row: dict[str, Any] = {**group.key, "value": group.value, "events": group.events}
-        if group.skipped:
-            row["skipped"] = group.skipped
-        groups.append(row)
-    body: dict[str, Any] = {
-        "aggregation": summary.aggregation,
-        "groups": groups,
-        "scanned": summary.scanned,
-        "complete": summary.complete,
-    }
+    """structuredContent as compact JSON, in the same shape: only zero skips and absent fields are left out.
+
+    A group keeps its dimensions under "key", as in structuredContent, so a client that reads only
+    the text and one that reads only structuredContent see the same data.
+    """
+    body = summary.model_dump(mode="json")
+    for group in body["groups"]:
+        if not group["skipped"]:
+            del group["skipped"]
     for name in ("note", "oldest_scanned"):
-        if getattr(summary, name) is not None:
-            body[name] = getattr(summary, name)
-    if summary.omitted_groups:
-        body["omitted_groups"] = summary.omitted_groups
+        if body[name] is None:
+            del body[name]
+    if not body["omitted_groups"]:
+        del body["omitted_groups"]
     return to_json(body).decode()
