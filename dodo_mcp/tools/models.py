@@ -81,7 +81,7 @@ class UsageEvent(Event):
 class UsageEventInput(EventInput):
     """One usage event to ingest."""
 
-    event_id: Identifier = Field(
+    event_id: EventId = Field(
         description="Idempotency key: ids Dodo already has are ignored. E.g. customer + action + time"
     )
     customer_id: Identifier = Field(description="The customer whose usage this is")
