@@ -133,6 +133,7 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
         "submitted_count": 3,
         "ingested_count": 3,
         "ignored_count": 0,
+        "possibly_stored_by_earlier_attempt": 0,
         "unconfirmed_count": 0,
         "unconfirmed_event_ids": [],
         "batches": [
@@ -142,6 +143,7 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
                 "confirmed": True,
                 "ingested_count": 3,
                 "ignored_count": 0,
+                "possibly_stored_by_earlier_attempt": 0,
                 "attempts": 1,
                 "error": None,
             }
