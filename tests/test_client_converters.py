@@ -330,28 +330,7 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
             "success",
             {"items": [], "page_number": 0, "page_size": 10, "has_more": False, "next_page_number": None},
         ),
-        (
-            "ingest_events",
-            "success",
-            {
-                "submitted_count": 1,
-                "ingested_count": 1,
-                "ignored_count": 0,
-                "unconfirmed_count": 0,
-                "unconfirmed_event_ids": [],
-                "batches": [
-                    {
-                        "first_index": 0,
-                        "event_count": 1,
-                        "confirmed": True,
-                        "ingested_count": 1,
-                        "ignored_count": 0,
-                        "attempts": 1,
-                        "error": None,
-                    }
-                ],
-            },
-        ),
+        ("ingest_events", "success", scenario.ingested(1)),
         (
             "summarize_events",
             "success",

@@ -48,32 +48,25 @@ async def seed(db: Path) -> str:
     return meter_id
 
 
+def ingested(count: int) -> dict[str, Any]:
+    """The structuredContent of an ingest_events call of `count` new events, all in one batch, first try."""
+    counts = {"ingested_count": count, "ignored_count": 0, "possibly_stored_by_earlier_attempt": 0}
+    return {
+        "submitted_count": count,
+        **counts,
+        "unconfirmed_count": 0,
+        "unconfirmed_event_ids": [],
+        "batches": [
+            {"first_index": 0, "event_count": count, "confirmed": True, **counts, "attempts": 1, "error": None}
+        ],
+    }
+
+
 def calls(events: list[dict[str, Any]], meter_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(tool, arguments, the exact structuredContent expected), in the order they must run."""
     stored = [{"business_id": "bus_sandbox", **event} for event in events]
     return [
-        (
-            "ingest_events",
-            {"events": events},
-            {
-                "submitted_count": 2,
-                "ingested_count": 2,
-                "ignored_count": 0,
-                "unconfirmed_count": 0,
-                "unconfirmed_event_ids": [],
-                "batches": [
-                    {
-                        "first_index": 0,
-                        "event_count": 2,
-                        "confirmed": True,
-                        "ingested_count": 2,
-                        "ignored_count": 0,
-                        "attempts": 1,
-                        "error": None,
-                    }
-                ],
-            },
-        ),
+        ("ingest_events", {"events": events}, ingested(len(events))),
         (
             "list_events",
             {"customer_id": CUSTOMER, "page_size": 1},
