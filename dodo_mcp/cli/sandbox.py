@@ -16,7 +16,7 @@ from typing import Any
 
 from dodo_mcp.cli.options import listed
 from dodo_mcp.cli.parser import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY, SANDBOX_API_KEY_ENV, SANDBOX_DB_ENV
+from dodo_mcp.config import API_KEY_ENV, DEFAULT_SANDBOX_API_KEY, SANDBOX_API_KEY_ENV, SANDBOX_DB_ENV
 from dodo_mcp.logs import configure_logging
 from dodo_mcp.sandbox import SandboxStore, create_app, open_store
 
@@ -42,7 +42,13 @@ def open_sandbox(db: str | None) -> SandboxStore | None:
 
 def sandbox_command(args: argparse.Namespace) -> int:
     """`dodo-mcp sandbox serve|reset`."""
-    configure_logging(getattr(args, "log_level", None) or "INFO", secrets=[sandbox_key(getattr(args, "api_key", None))])
+    # The sandbox's key is printed, not redacted: it guards nothing real (see DEFAULT_SANDBOX_API_KEY) and
+    # clients must be told it. A Dodo key in the environment is never used here, and stays redacted.
+    configure_logging(
+        getattr(args, "log_level", None) or "INFO",
+        secrets=[os.environ.get(API_KEY_ENV, "").strip()],
+        public=[sandbox_key(getattr(args, "api_key", None))],
+    )
     store = open_sandbox(sandbox_db(args.db))
     if store is None:
         return EXIT_USAGE
@@ -97,13 +103,12 @@ def serve_sandbox(
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     bound_host, bound_port = sock.getsockname()[:2]
-    key = f"Bearer {DEFAULT_SANDBOX_API_KEY}" if api_key == DEFAULT_SANDBOX_API_KEY else "the key given with --api-key"
     logger.info(
-        "dodo-mcp sandbox listening on http://%s:%d (database %s; clients send %s)",
+        "dodo-mcp sandbox listening on http://%s:%d (database %s; clients send Authorization: Bearer %s)",
         bound_host,
         bound_port,
         store.path,
-        key,
+        api_key,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the sandbox is listening on %s, reachable from other machines", host)

@@ -1,0 +1,148 @@
+"""What a first-time user meets, through the real CLI: the sandbox's key line.
+
+Each test runs `python -m dodo_mcp ...` as a process: a server on stdio with stdin closed (it logs its
+startup and exits at EOF), or `sandbox serve` on a free loopback port, read until it says where it listens.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx2
+import pytest
+
+from dodo_mcp.logs import RedactSecrets
+from tests.conftest import API_KEY, CAPTURED, server_env
+
+# How long a spawned command may take to start (or run to its end): a bound, never an assertion.
+START_TIMEOUT_S = 60
+# A log line's timestamp, left out so that lines compare exactly.
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", re.M)
+VERSION_LINE = "INFO dodo_mcp: dodo-mcp 0.1.0: "
+TEST_MODE = "Dodo Payments test_mode at https://test.dodopayments.com"
+LIVE_MODE = "Dodo Payments live_mode at https://live.dodopayments.com"
+SANDBOX = "the local dodo-mcp sandbox (no real Dodo account or money involved)"
+LIVE_WARNING = (
+    "WARNING dodo_mcp: live_mode: ingest_events records real usage that Dodo bills your customers for. To look "
+    "first, restart with --read-only (DODO_MCP_READ_ONLY=1), which serves only the tools that read, and allow "
+    "ingest once the reads look right"
+)
+LIVE_READ_ONLY = (
+    "WARNING dodo_mcp: live_mode: the tools read real, live usage events; ingest_events is not served, so nothing "
+    "is recorded. Serve it (drop --read-only) only once the reads look right"
+)
+
+
+def cli(*args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
+    """`python -m dodo_mcp ARGS` with stdin closed, run to its end; `env` overrides server_env()'s variables."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dodo_mcp", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        env=server_env(**env),
+    )
+    CAPTURED.append(done.stderr)
+    return done
+
+
+def log_lines(stderr: str) -> list[str]:
+    return TIMESTAMP.sub("", stderr).splitlines()
+
+
+def server_lines(*args: str, **env: str | None) -> list[str]:
+    """What a stdio server logs from its start to EOF on stdin (its stdout stays empty)."""
+    done = cli(*args, **env)
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr[-2000:]
+    return log_lines(done.stderr)
+
+
+@contextmanager
+def serving_sandbox(*args: str, **env: str | None) -> Iterator[tuple[str, str]]:
+    """`dodo-mcp sandbox serve --port 0 ARGS` running: its URL and the line saying where it listens."""
+    command = [sys.executable, "-m", "dodo_mcp", "sandbox", "serve", "--port", "0", *args]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=server_env(**env), text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+
+    def read() -> None:
+        for line in process.stderr or ():
+            lines.put(line)
+        lines.put("")  # the end of stderr: the process has exited
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=START_TIMEOUT_S)
+            except queue.Empty:
+                line = ""
+            if not line:
+                pytest.fail(f"sandbox serve did not say where it listens: {seen}")
+            seen.append(line)
+            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                break
+        yield found.group(1), TIMESTAMP.sub("", line).rstrip("\n")
+    finally:
+        process.terminate()
+        process.communicate(timeout=START_TIMEOUT_S)
+        reader.join(timeout=START_TIMEOUT_S)
+        CAPTURED.extend(seen)
+
+
+def ingested(url: str, key: str) -> int:
+    """The status of one ingest sent to a served sandbox with `key`."""
+    body = {"events": [{"event_id": "e1", "customer_id": "cus_1", "event_name": "api_request"}]}
+    with httpx2.Client(base_url=url, timeout=30) as http:
+        return http.post("/events/ingest", json=body, headers={"Authorization": f"Bearer {key}"}).status_code
+
+
+# 1. sandbox serve prints the key clients send; the redactor takes the secret and nothing after it
+
+
+def test_sandbox_serve_prints_the_default_key_clients_send() -> None:
+    with serving_sandbox("--db", ":memory:") as (url, line):
+        assert line == (
+            f"INFO dodo_mcp: dodo-mcp sandbox listening on {url} "
+            "(database :memory:; clients send Authorization: Bearer sk_sandbox_local)"
+        )
+        assert ingested(url, "sk_sandbox_local") == 200
+
+
+def test_sandbox_serve_prints_the_key_the_user_chose_and_only_that_key_works() -> None:
+    with serving_sandbox("--db", ":memory:", DODO_MCP_SANDBOX_API_KEY="sk_mine_42") as (url, line):
+        assert line.endswith("(database :memory:; clients send Authorization: Bearer sk_mine_42)")
+        assert (ingested(url, "sk_mine_42"), ingested(url, "sk_sandbox_local")) == (200, 401)
+
+
+def test_redaction_takes_the_secret_and_leaves_what_follows() -> None:
+    redact = RedactSecrets([API_KEY], public=["sk_sandbox_local"]).redact
+    assert [
+        redact(f"calls use {API_KEY})."),
+        redact("retrying (Authorization: Bearer tok_abc.def-123), attempt 2"),
+        redact("headers {'authorization': 'Bearer tok_9', 'x-dodo-payments-api-key': 'sk_x.y'}"),
+        redact("sent (cookie: sid=abc; theme=dark) and Set-Cookie=sid=def, done"),
+        redact("clients send Authorization: Bearer sk_sandbox_local)"),
+        redact('a bearer token is required; Bearer realm="dodo-mcp"'),
+    ] == [
+        "calls use [redacted]).",
+        "retrying (Authorization: Bearer [redacted]), attempt 2",
+        "headers {'authorization': 'Bearer [redacted]', 'x-dodo-payments-api-key': '[redacted]'}",
+        "sent (cookie: [redacted]) and Set-Cookie=[redacted], done",
+        "clients send Authorization: Bearer sk_sandbox_local)",
+        'a bearer token is required; Bearer realm="dodo-mcp"',
+    ]
+    # A known secret stays redacted even when it is also named public.
+    assert RedactSecrets([API_KEY], public=[API_KEY]).redact(f"Bearer {API_KEY})") == "Bearer [redacted])"
