@@ -1,4 +1,5 @@
-"""What a first-time user meets, through the real CLI: the sandbox's key line.
+"""What a first-time user meets, through the real CLI: the sandbox's key line, the startup line and the live-mode
+warning.
 
 Each test runs `python -m dodo_mcp ...` as a process: a server on stdio with stdin closed (it logs its
 startup and exits at EOF), or `sandbox serve` on a free loopback port, read until it says where it listens.
@@ -146,3 +147,66 @@ def test_redaction_takes_the_secret_and_leaves_what_follows() -> None:
     ]
     # A known secret stays redacted even when it is also named public.
     assert RedactSecrets([API_KEY], public=[API_KEY]).redact(f"Bearer {API_KEY})") == "Bearer [redacted])"
+
+
+# 2. the startup line says "API key set" only for a real key
+
+
+@pytest.mark.parametrize(
+    ("key", "state"),
+    [
+        (API_KEY, "API key set"),
+        ("sk_test_...", "DODO_PAYMENTS_API_KEY is the placeholder 'sk_test_...': replace it with your key"),
+        ("<your key>", "DODO_PAYMENTS_API_KEY is the placeholder '<your key>': replace it with your key"),
+        (None, "no API key: set DODO_PAYMENTS_API_KEY, every call will say so"),
+    ],
+)
+def test_the_startup_line_says_a_key_is_set_only_for_a_real_key(key: str | None, state: str) -> None:
+    assert server_lines(DODO_PAYMENTS_API_KEY=key)[0] == f"{VERSION_LINE}{TEST_MODE} ({state})"
+
+
+def test_a_shortened_key_is_named_a_placeholder_and_never_printed() -> None:
+    shortened = "sk_test_AbCdEf0123456789..."
+    lines = server_lines(DODO_PAYMENTS_API_KEY=shortened)
+    assert [line for line in lines if "AbCdEf" in line] == []
+    assert lines[0] == (
+        f"{VERSION_LINE}{TEST_MODE} (DODO_PAYMENTS_API_KEY ends in '...', a placeholder or a shortened key: "
+        "replace it with your whole key)"
+    )
+
+
+def test_under_sandbox_the_startup_line_names_the_key_the_sandbox_accepts() -> None:
+    sandbox = ("--sandbox", "--sandbox-db", ":memory:")
+    assert server_lines(*sandbox, DODO_PAYMENTS_API_KEY=None)[:2] == [
+        f"{VERSION_LINE}{SANDBOX} (no Dodo key is used; the sandbox accepts the key sk_sandbox_local)",
+        "INFO dodo_mcp: sandbox database: :memory:",
+    ]
+    assert server_lines(*sandbox, "--sandbox-api-key", "sk_mine_42")[0] == (
+        f"{VERSION_LINE}{SANDBOX} (no Dodo key is used, DODO_PAYMENTS_API_KEY is ignored; the sandbox accepts the "
+        "key sk_mine_42)"
+    )
+
+
+# 3. live mode says so, with advice that depends on whether ingest_events is served
+
+
+def test_live_mode_warns_that_ingest_records_billable_usage() -> None:
+    assert server_lines(DODO_PAYMENTS_ENVIRONMENT="live_mode")[:2] == [
+        f"{VERSION_LINE}{LIVE_MODE} (API key set)",
+        LIVE_WARNING,
+    ]
+    assert server_lines("--environment", "live_mode", "--tools", "list_events,ingest_events")[1] == LIVE_WARNING
+
+
+def test_live_mode_read_only_still_says_it_is_live() -> None:
+    assert server_lines("--environment", "live_mode", "--read-only")[:2] == [
+        f"{VERSION_LINE}{LIVE_MODE} (API key set)",
+        LIVE_READ_ONLY,
+    ]
+    assert server_lines(DODO_PAYMENTS_ENVIRONMENT="live_mode", DODO_MCP_READ_ONLY="1")[1] == LIVE_READ_ONLY
+
+
+def test_test_mode_and_the_sandbox_start_without_a_live_warning() -> None:
+    assert [line for line in server_lines() if "live_mode" in line] == []
+    sandboxed = server_lines("--sandbox", "--sandbox-db", ":memory:", DODO_PAYMENTS_ENVIRONMENT="live_mode")
+    assert [line for line in sandboxed if "live_mode" in line] == []
