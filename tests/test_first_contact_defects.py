@@ -1,5 +1,5 @@
-"""What a first-time user meets, through the real CLI: the sandbox's key line, the startup line and the live-mode
-warning.
+"""What a first-time user meets, through the real CLI: the sandbox's key line, the startup line, the live-mode
+warning and the sandbox commands' flag names.
 
 Each test runs `python -m dodo_mcp ...` as a process: a server on stdio with stdin closed (it logs its
 startup and exits at EOF), or `sandbox serve` on a free loopback port, read until it says where it listens.
@@ -14,11 +14,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from dodo_mcp.logs import RedactSecrets
+from dodo_mcp.sandbox import open_store
+from dodo_mcp.sandbox.store import StoredEvent
 from tests.conftest import API_KEY, CAPTURED, server_env
 
 # How long a spawned command may take to start (or run to its end): a bound, never an assertion.
@@ -210,3 +213,49 @@ def test_test_mode_and_the_sandbox_start_without_a_live_warning() -> None:
     assert [line for line in server_lines() if "live_mode" in line] == []
     sandboxed = server_lines("--sandbox", "--sandbox-db", ":memory:", DODO_PAYMENTS_ENVIRONMENT="live_mode")
     assert [line for line in sandboxed if "live_mode" in line] == []
+
+
+# 4. the sandbox commands take the server's flag names, and their own first names as aliases
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sandbox", "reset", "--sandbox-db", "{db}"),
+        ("sandbox", "reset", "--db", "{db}"),
+        ("--sandbox-db", "{db}", "sandbox", "reset"),
+    ],
+    ids=["--sandbox-db", "--db", "--sandbox-db before the command"],
+)
+def test_sandbox_reset_takes_the_servers_flag_name_and_its_alias(tmp_path: Path, args: tuple[str, ...]) -> None:
+    db = tmp_path / "sandbox.sqlite3"
+    store = open_store(db)
+    store.ingest([StoredEvent("e1", "cus_1", "api_request", ts=1_700_000_000_000_000, metadata=None)])
+    assert store.count_events() == 1
+    store.close()
+    done = cli(*(arg.format(db=db) for arg in args))
+    assert done.returncode == 0, done.stderr
+    assert log_lines(done.stderr) == [f"INFO dodo_mcp: sandbox reset: deleted every event and meter in {db}"]
+    store = open_store(db)
+    assert store.count_events() == 0
+    store.close()
+
+
+def test_sandbox_serve_takes_the_servers_flag_names(tmp_path: Path) -> None:
+    db = tmp_path / "served.sqlite3"
+    with serving_sandbox("--sandbox-db", str(db), "--sandbox-api-key", "sk_mine_42") as (url, line):
+        assert line.endswith(f"(database {db}; clients send Authorization: Bearer sk_mine_42)")
+        assert ingested(url, "sk_mine_42") == 200
+    with serving_sandbox("--db", str(db), "--api-key", "sk_old_name") as (url, line):
+        assert line.endswith(f"(database {db}; clients send Authorization: Bearer sk_old_name)")
+        assert ingested(url, "sk_old_name") == 200
+
+
+def test_the_sandbox_commands_help_shows_both_names() -> None:
+    def flags(command: str) -> list[str]:
+        done = cli("sandbox", command, "--help", COLUMNS="120")
+        assert done.returncode == 0
+        return [line.strip() for line in done.stdout.splitlines() if line.startswith("  --") and ", --" in line]
+
+    assert flags("serve") == ["--sandbox-db PATH, --db PATH", "--sandbox-api-key KEY, --api-key KEY"]
+    assert flags("reset") == ["--sandbox-db PATH, --db PATH"]

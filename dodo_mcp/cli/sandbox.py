@@ -47,9 +47,11 @@ def sandbox_command(args: argparse.Namespace) -> int:
     configure_logging(
         getattr(args, "log_level", None) or "INFO",
         secrets=[os.environ.get(API_KEY_ENV, "").strip()],
-        public=[sandbox_key(getattr(args, "api_key", None))],
+        public=[_served_key(args)],
     )
-    store = open_sandbox(sandbox_db(args.db))
+    # `dodo-mcp --sandbox-db X sandbox reset` names the database before the command: it counts too, so a
+    # reset never falls through to the default database.
+    store = open_sandbox(sandbox_db(args.db or args.sandbox_db))
     if store is None:
         return EXIT_USAGE
     try:
@@ -61,13 +63,18 @@ def sandbox_command(args: argparse.Namespace) -> int:
             store,
             host=args.host,
             port=args.port,
-            api_key=sandbox_key(args.api_key),
+            api_key=_served_key(args),
             fault_rate=args.fault_rate,
             fault_kinds=listed(args.fault_kinds),
             fault_seed=args.fault_seed,
         )
     finally:
         store.close()
+
+
+def _served_key(args: argparse.Namespace) -> str:
+    """The key `sandbox serve` accepts, given after the command or (as for the server) before it."""
+    return sandbox_key(getattr(args, "api_key", None) or args.sandbox_api_key)
 
 
 def serve_sandbox(
