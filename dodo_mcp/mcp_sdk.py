@@ -11,19 +11,24 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
 - `SdkToolCall`: what a handler sees of a call (tools.call.ToolCall), read from the SDK's context.
 - `run_server_loop`: the SDK's own server loop over a pair of message streams, for our lean stdio
   transport (MCPServer runs it only over the SDK's threaded stdio transport).
+- `check_prompt_requests`: a prompts/get the server cannot answer is refused as invalid params, with
+  the tools layer's words. MCPServer answers an unknown prompt or a missing argument with a bare
+  'Internal server error' (code -32603, or 0 on the legacy loop) and logs a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 
 from dodo_mcp.tools.call import ToolDefinition, ToolResult
 
@@ -88,3 +93,33 @@ async def run_server_loop(
     """Serve one session of `server` over the message streams, with the SDK's own loop and handlers."""
     lowlevel = server._lowlevel_server
     await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())
+
+
+# What is wrong with a prompts/get of (name, arguments), in words for the client; None when nothing is.
+PromptProblem = Callable[[str, Mapping[str, object] | None], str | None]
+
+
+class _PromptRequestCheck:
+    """Middleware: refuse a prompts/get that `problem` finds wrong, as INVALID_PARAMS with its words.
+
+    Params the protocol's own validation would refuse (a name that is not a string, arguments that
+    are not an object) go on to it unchanged.
+    """
+
+    def __init__(self, problem: PromptProblem) -> None:
+        self._problem = problem
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get" and isinstance(ctx.params, Mapping):
+            name, arguments = ctx.params.get("name"), ctx.params.get("arguments")
+            if isinstance(name, str) and (arguments is None or isinstance(arguments, Mapping)):
+                problem = self._problem(name, arguments)
+                if problem is not None:
+                    # An MCPError is answered as it is, and never logged as a crash.
+                    raise MCPError(INVALID_PARAMS, problem)
+        return await call_next(ctx)
+
+
+def check_prompt_requests(server: MCPServer[Any], problem: PromptProblem) -> None:
+    """Answer a prompts/get that `problem` finds wrong with INVALID_PARAMS and its words, before the SDK renders."""
+    server.middleware.append(_PromptRequestCheck(problem))
