@@ -14,11 +14,14 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
 - `check_prompt_requests`: a prompts/get the server cannot answer is refused as invalid params, with
   the tools layer's words. MCPServer answers an unknown prompt or a missing argument with a bare
   'Internal server error' (code -32603, or 0 on the legacy loop) and logs a traceback.
+- `advertise_what_is_served`: MCPServer registers handlers for tools, prompts and resources whatever
+  it serves, and the SDK advertises a capability for every handler. A middleware (the SDK's own hook
+  around initialization) drops each capability that has nothing registered, when a client asks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -123,3 +126,55 @@ class _PromptRequestCheck:
 def check_prompt_requests(server: MCPServer[Any], problem: PromptProblem) -> None:
     """Answer a prompts/get that `problem` finds wrong with INVALID_PARAMS and its words, before the SDK renders."""
     server.middleware.append(_PromptRequestCheck(problem))
+
+
+async def _serves_tools(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_tools())
+
+
+async def _serves_prompts(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_prompts())
+
+
+async def _serves_resources(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_resources() or await server.list_resource_templates())
+
+
+# Each capability MCPServer advertises whatever it serves, and whether anything is registered under it.
+_REGISTERED: dict[str, Callable[[MCPServer[Any]], Awaitable[bool]]] = {
+    "tools": _serves_tools,
+    "prompts": _serves_prompts,
+    "resources": _serves_resources,
+}
+# The answers that carry the server's capabilities: the handshake, and the 2026-07-28 discovery.
+_CAPABILITY_METHODS = ("initialize", "server/discover")
+
+
+class _AdvertiseWhatIsServed:
+    """Middleware: leave out of the advertised capabilities each one with nothing registered.
+
+    Read when a client asks, so a resource registered after build_server (or a prompt left out
+    by --tools) is advertised from the next handshake on.
+    """
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self._server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method not in _CAPABILITY_METHODS or not isinstance(result, dict):
+            return result
+        capabilities = result.get("capabilities")
+        if not isinstance(capabilities, dict):
+            return result
+        kept = {
+            name: value
+            for name, value in capabilities.items()
+            if name not in _REGISTERED or await _REGISTERED[name](self._server)
+        }
+        return {**result, "capabilities": kept}
+
+
+def advertise_what_is_served(server: MCPServer[Any]) -> None:
+    """Advertise only the capabilities (tools, prompts, resources) under which something is registered."""
+    server.middleware.append(_AdvertiseWhatIsServed(server))

@@ -1,4 +1,4 @@
-"""What a first-time client meets on the protocol: prompts/get's errors.
+"""What a first-time client meets on the protocol: prompts/get's errors and the advertised capabilities.
 
 Through the SDK's client, in-process (both the legacy handshake and the 2026-07-28 discovery) and over
 real stdio, where stderr shows what the server logged.
@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from tests.conftest import Session, sandbox_session, server_env, stdio_session
+from dodo_mcp.server import build_server
+from dodo_mcp.tools.names import TOOL_NAMES
+from tests.conftest import Session, dodo_settings, sandbox_session, server_env, stdio_session
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +93,42 @@ async def test_over_stdio_a_bad_prompts_get_logs_no_traceback(mode: str) -> None
     assert answers == [(INVALID_PARAMS, words) for _, _, words in REFUSED]
     assert "Traceback" not in stderr
     assert [line for line in stderr.splitlines() if " ERROR " in line] == []
+
+
+# 6. the capabilities advertise what is served, and follow what is registered
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_in_process_the_capabilities_are_the_tools_and_the_prompts(mode: str) -> None:
+    async with sandbox_session(mode=mode) as session:
+        assert advertised(session) == TOOLS_AND_PROMPTS
+    # With no prompt's tools served, no prompts are served, nor advertised.
+    async with sandbox_session(tools=["list_events"], mode=mode) as session:
+        assert advertised(session) == {"tools": {"listChanged": False}}
+        assert (await session.client.list_prompts()).prompts == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_over_stdio_the_capabilities_are_the_tools_and_the_prompts(mode: str) -> None:
+    async with stdio_session(server_env(), "--sandbox", "--sandbox-db", ":memory:", mode=mode) as session:
+        assert advertised(session) == TOOLS_AND_PROMPTS
+    async with stdio_session(server_env(), "--sandbox", "--tools", "retrieve_event", mode=mode) as session:
+        assert advertised(session) == {"tools": {"listChanged": False}}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_resource_registered_later_is_advertised(mode: str) -> None:
+    """What an MCP App would do (issue 16): register a resource on the built server, with the SDK's own API."""
+    server = build_server(dodo_settings("http://127.0.0.1:9"), tools=TOOL_NAMES)
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        assert "resources" not in client.server_capabilities.model_dump(exclude_none=True)
+
+    @server.resource("ui://dodo/usage", name="usage", mime_type="text/html")
+    def usage() -> str:
+        return "<p>usage</p>"
+
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True, mode="json")
+        listed = await client.list_resources()
+    assert sorted(capabilities) == ["prompts", "resources", "tools"]
+    assert [str(resource.uri) for resource in listed.resources] == ["ui://dodo/usage"]
