@@ -1,5 +1,5 @@
 """What a first-time user meets, through the real CLI: the sandbox's key line, the startup line, the live-mode
-warning and the sandbox commands' flag names.
+warning, the sandbox commands' flag names and `dodo-mcp demo`.
 
 Each test runs `python -m dodo_mcp ...` as a process: a server on stdio with stdin closed (it logs its
 startup and exits at EOF), or `sandbox serve` on a free loopback port, read until it says where it listens.
@@ -7,6 +7,8 @@ startup and exits at EOF), or `sandbox serve` on a free loopback port, read unti
 
 from __future__ import annotations
 
+import io
+import json
 import queue
 import re
 import subprocess
@@ -14,11 +16,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 
+from dodo_mcp.demo import run_demo
 from dodo_mcp.logs import RedactSecrets
 from dodo_mcp.sandbox import open_store
 from dodo_mcp.sandbox.store import StoredEvent
@@ -32,6 +37,8 @@ VERSION_LINE = "INFO dodo_mcp: dodo-mcp 0.1.0: "
 TEST_MODE = "Dodo Payments test_mode at https://test.dodopayments.com"
 LIVE_MODE = "Dodo Payments live_mode at https://live.dodopayments.com"
 SANDBOX = "the local dodo-mcp sandbox (no real Dodo account or money involved)"
+# The demo's three events: (tokens, model), a minute apart, the newest first.
+DEMO_USAGE = [(1200, "large"), (300, "small"), (950, "large")]
 LIVE_WARNING = (
     "WARNING dodo_mcp: live_mode: ingest_events records real usage that Dodo bills your customers for. To look "
     "first, restart with --read-only (DODO_MCP_READ_ONLY=1), which serves only the tools that read, and allow "
@@ -259,3 +266,97 @@ def test_the_sandbox_commands_help_shows_both_names() -> None:
 
     assert flags("serve") == ["--sandbox-db PATH, --db PATH", "--sandbox-api-key KEY, --api-key KEY"]
     assert flags("reset") == ["--sandbox-db PATH, --db PATH"]
+
+
+# 7. the demo shows whole events, marks what it shortens, and prints compact ingest results
+
+
+def demo_event(now: datetime, minutes_ago: int, tokens: int, model: str) -> dict[str, Any]:
+    at = now - timedelta(minutes=minutes_ago)
+    return {
+        "event_id": f"cus_ada:api_request:{at:%H%M}",
+        "customer_id": "cus_ada",
+        "event_name": "api_request",
+        "timestamp": f"{at:%Y-%m-%dT%H:%M:%SZ}",
+        "metadata": {"tokens": tokens, "model": model},
+    }
+
+
+@pytest.mark.anyio
+async def test_the_demo_shows_whole_events_and_compact_ingest_results() -> None:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    out = io.StringIO()
+    await run_demo(out, now=now)
+    text = out.getvalue()
+    CAPTURED.append(text)
+    ingests = text.split("\n## List the customer's events")[0].split("\n\n", 1)[1]
+    # The one part the demo cannot know: the server's clock, named in the stale event's error.
+    ingests = re.sub(r"\(now is [0-9TZ:-]+\)", "(now is NOW)", ingests)
+    first, second, third = (demo_event(now, i, *usage) for i, usage in enumerate(DEMO_USAGE))
+    stale = {**first, "event_id": "stale", "timestamp": f"{now - timedelta(hours=2):%Y-%m-%dT%H:%M:%S}+00:00"}
+    crowded = {key: value for key, value in {**first, "event_id": "crowded"}.items() if key != "metadata"}
+    # Each event whole on its line (json.dumps' separators are the demo's); the 51 metadata keys shortened.
+    three = "".join(f"  events[{i}] {json.dumps(event)}\n" for i, event in enumerate([first, second, third]))
+    shortened = '"metadata": {"k0": 0, "k1": 1, "k2": 2, \u2026 47 more \u2026, "k50": 50}}'
+    assert ingests == (
+        "## Record three usage events\n"
+        "> ingest_events with 3 events:\n"
+        f"{three}"
+        '< {"submitted_count": 3, "ingested_count": 3, "ignored_count": 0, "unconfirmed_count": 0} '
+        "(1 batch, confirmed at the first attempt)\n"
+        "\n"
+        "## Send the same events again: Dodo ignores event_ids it already has\n"
+        "> ingest_events with 3 events:\n"
+        f"{three}"
+        '< {"submitted_count": 3, "ingested_count": 0, "ignored_count": 3, "unconfirmed_count": 0} '
+        "(1 batch, confirmed at the first attempt)\n"
+        "\n"
+        "## Bad events are refused before anything is sent\n"
+        "> ingest_events with 4 events:\n"
+        f"  events[0] {json.dumps(first)}\n"
+        f"  events[1] {json.dumps(first)}\n"
+        f"  events[2] {json.dumps(stale)}\n"
+        f"  events[3] {json.dumps(crowded)[:-1]}, {shortened}\n"
+        "< error (isError: true):\n"
+        "Invalid arguments (3 problems):\n"
+        f"- events[1] (event_id '{first['event_id']}') repeats the event_id of events[0]; event_ids must be unique "
+        "within a call (Dodo rejects the whole request otherwise)\n"
+        "- events[2] (event_id 'stale').timestamp is more than 1 hour in the past (now is NOW); Dodo rejects it. "
+        "Send a recent timestamp or omit it to use the current time\n"
+        "- events[3] (event_id 'crowded').metadata may have at most 50 keys (got 51)\n"
+        "Nothing was sent to Dodo and no event from this call was stored. Fix the problems above and call "
+        "ingest_events again with all the events.\n"
+    )
+    # The 51 metadata keys are the only thing shortened, and the only "…" in the whole output.
+    assert text.count("\u2026") == 2
+    assert text.endswith("\nDone. Add `dodo-mcp --sandbox` to your MCP client to try it yourself (see README).\n")
+
+
+def test_dodo_mcp_demo_runs_from_the_cli_and_stops_quietly_when_its_reader_does() -> None:
+    """The README's first command, and the same piped into `head`: no traceback when the pipe closes early."""
+    done = cli("demo")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(
+        "dodo-mcp --sandbox is running; its tools: retrieve_event, list_events, ingest_events, summarize_events, "
+        "explain_meter_match\n"
+    )
+    assert [line for line in done.stdout.splitlines() if line.startswith("## ")] == [
+        "## Record three usage events",
+        "## Send the same events again: Dodo ignores event_ids it already has",
+        "## Bad events are refused before anything is sent",
+        "## List the customer's events, newest first",
+        "## Next page",
+        "## Only the events the meter counts (model = large)",
+        "## Fetch one event by its id",
+        "## Event ids are case-sensitive",
+        "## How many tokens did the customer use, per model? (one call instead of paging)",
+        "## Why doesn't the meter count this event?",
+    ]
+    command = [sys.executable, "-m", "dodo_mcp", "demo"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=server_env(), text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("dodo-mcp --sandbox is running")
+    process.stdout.close()  # what `head -1` does
+    _, stderr = process.communicate(timeout=START_TIMEOUT_S)
+    CAPTURED.append(stderr)
+    assert (process.returncode, stderr) == (0, "")
