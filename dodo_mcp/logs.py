@@ -15,7 +15,8 @@ import re
 import sys
 from collections.abc import Iterable
 
-REDACTED = "[redacted]"
+from dodo_mcp.api.redaction import REDACTED, scrub, secret_values
+
 # RFC 6750's b64token, the characters a bearer token is made of, not ending in a period (a sentence's
 # end, not the token's). Matching only these stops a redaction where the token ends.
 _TOKEN = r"[A-Za-z0-9\-._~+/]*[A-Za-z0-9\-_~+/]=*"
@@ -44,7 +45,7 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = (), public: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = secret_values(secrets)
         self._public = frozenset(p for p in public if p)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -55,8 +56,8 @@ class RedactSecrets(logging.Filter):
         return True
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+        text = scrub(text, self._secrets)
+        assert isinstance(text, str)
         return _PATTERNS.sub(self._replace, text)
 
     def _replace(self, match: re.Match[str]) -> str:

@@ -110,13 +110,20 @@ def build_server(
     per_client_api_key: bool = False,
     in_flight: InFlightCalls | None = None,
     tools: Collection[str] = TOOL_NAMES,
+    secrets: Collection[str] = (),
 ) -> MCPServer[DodoClient]:
     """The MCP server for these settings, serving `tools` (see tools.names.select_tools) and the prompts they allow.
 
-    Pass `client` to share one across servers or connections, and `in_flight` to wait for calls at shutdown.
+    Pass `client` to share one across servers or connections, `in_flight` to wait for calls at shutdown, and
+    `secrets` (the HTTP auth token) to keep them out of every tool result as the Dodo keys are.
     """
     dodo = client or DodoClient(settings, transport=transport)
-    context = ToolContext(client=dodo, per_client_api_key=per_client_api_key, call_guard=in_flight or InFlightCalls())
+    context = ToolContext(
+        client=dodo,
+        per_client_api_key=per_client_api_key,
+        call_guard=in_flight or InFlightCalls(),
+        secrets=tuple(secrets),
+    )
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[DodoClient]) -> AsyncIterator[DodoClient]:

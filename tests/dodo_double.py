@@ -95,6 +95,8 @@ class DodoDouble:
                 elif isinstance(payload, str):
                     payload = payload.encode()
                     content_type = "text/html; charset=utf-8"
+                # A careless upstream echoes credentials: "{authorization}" in a body becomes the header sent.
+                payload = payload.replace(b"{authorization}", self.headers.get("Authorization", "").encode())
                 self.send_response(reply.status)
                 headers = {"Content-Type": content_type, **reply.headers}
                 for name, value in headers.items():

@@ -188,6 +188,7 @@ def serve(
         per_client_api_key=bool(http and http.per_client_api_key),
         in_flight=calls,
         tools=TOOL_NAMES if tools is None else tools,
+        secrets=[http.auth_token] if http and http.auth_token else (),
     )
     if http is None:
         from dodo_mcp.stdio import run_stdio

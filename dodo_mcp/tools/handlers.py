@@ -2,7 +2,8 @@
 
 Each reads its raw arguments and validates them with its model (tools.arguments), so unknown
 arguments are reported rather than dropped and every message is ours. `answering_errors` turns
-every failure into an isError result whose text says what went wrong and what to do next.
+every failure into an isError result whose text says what went wrong and what to do next, and is the
+one choke point that takes every secret out of every result, whatever Dodo echoed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import SecretStr
+from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import DodoError
+from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
 from dodo_mcp.tools.call import ToolCall, ToolResult, failure, success
@@ -55,6 +58,8 @@ class ToolContext:
     per_client_api_key: bool = False
     # Entered around every call: the server wiring counts calls in flight with it, so a shutdown can wait.
     call_guard: AbstractContextManager[Any] = field(default_factory=nullcontext)
+    # Secrets besides the Dodo keys that no result may carry: the HTTP transport's auth token.
+    secrets: tuple[str, ...] = ()
 
     def api_key(self, call: ToolCall) -> SecretStr | None:
         """The calling client's own Dodo key, only when the operator opted in; used for this call only."""
@@ -62,6 +67,20 @@ class ToolContext:
             return None
         value = call.header(PER_CLIENT_KEY_HEADER)
         return SecretStr(value.strip()) if value and value.strip() else None
+
+    def without_secrets(self, result: ToolResult, call: ToolCall) -> ToolResult:
+        """`result` with the server's key, the caller's own key and the auth token taken out of it."""
+        keys = (self.client.settings.api_key, self.api_key(call))
+        secrets = secret_values([*self.secrets, *(key.get_secret_value() for key in keys if key is not None)])
+        # The text carries the structured content's data, so a secret absent from it is absent from both,
+        # and the common case costs one substring search per secret.
+        if not any(secret in result.text or _json_escaped(secret) in result.text for secret in secrets):
+            return result
+        return replace(result, text=scrub(result.text, secrets), structured=scrub(result.structured, secrets))
+
+
+def _json_escaped(text: str) -> str:
+    return to_json(text).decode()[1:-1]
 
 
 Handler = Callable[[ToolContext, ToolCall], Awaitable[ToolResult]]
@@ -74,10 +93,11 @@ def answering_errors(name: str, handler: Handler) -> Handler:
     async def call(context: ToolContext, tool_call: ToolCall) -> ToolResult:
         try:
             with context.call_guard:
-                return await handler(context, tool_call)
+                return context.without_secrets(await handler(context, tool_call), tool_call)
         except (DodoError, InvalidArgumentsError) as exc:
             logger.info("%s failed: %s", name, type(exc).__name__)
-            return failure(error_text(exc) if isinstance(exc, DodoError) else str(exc))
+            text = error_text(exc) if isinstance(exc, DodoError) else str(exc)
+            return context.without_secrets(failure(text), tool_call)
         except Exception:
             # A bug of ours: the traceback goes to stderr, never to the agent.
             logger.exception("%s crashed", name)
