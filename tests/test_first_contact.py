@@ -15,6 +15,7 @@ nothing and are not run here: the HTTP transport's tests cover that side.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -131,15 +132,21 @@ async def list_tools(command: str, args: Sequence[str], env: Mapping[str, str], 
     environment), initialize, list the tools, and close its stdin."""
     params = StdioServerParameters(command=command, args=list(args), env=dict(env), cwd=cwd)
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errlog:
+        failure: BaseException | None = None
         try:
             with anyio.fail_after(SESSION_TIMEOUT_S):
                 async with Client(stdio_client(params, errlog=errlog)) as client:  # type: ignore[arg-type]
                     listed_tools = await client.list_tools()
                     info = client.server_info
-        finally:
-            errlog.seek(0)
-            stderr = errlog.read()
-            CAPTURED.append(stderr)
+        except Exception as error:  # the client's error says little; what the command printed says why
+            failure = error
+        errlog.seek(0)
+        stderr = errlog.read()
+        CAPTURED.append(stderr)
+    if failure is not None:
+        raise AssertionError(
+            f"{shlex.join([command, *args])} did not answer tools/list: {failure!r}\nits stderr:\n{stderr[-4000:]}"
+        ) from failure
     assert info is not None
     return Listed(info.name, info.version, [tool.name for tool in listed_tools.tools], stderr)
 
