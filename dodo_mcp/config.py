@@ -71,6 +71,10 @@ SANDBOX_ENV = "DODO_MCP_SANDBOX"
 # The key the sandbox accepts unless told another (it guards nothing real: the sandbox holds no money).
 DEFAULT_SANDBOX_API_KEY = "sk_sandbox_local"
 
+# The README's placeholders for the key. Any value ending in "..." (or "…") or wrapped in angle brackets
+# ("<your key>") is one too: a real key is never shaped so.
+PLACEHOLDER_KEYS = ("sk_test_...", "sk_live_...")
+
 # The header a client may send its own Dodo key in, when the operator opted in (--per-client-api-key).
 PER_CLIENT_KEY_HEADER = "x-dodo-payments-api-key"
 
@@ -81,6 +85,15 @@ TRUE_VALUES = ("1", "true", "yes", "on")
 def env_flag(raw: str | None) -> bool:
     """Whether an environment variable's text switches a flag on (1, true, yes or on, in any case)."""
     return (raw or "").strip().lower() in TRUE_VALUES
+
+
+def is_placeholder_key(key: str) -> bool:
+    """Whether `key` is a placeholder copied from docs rather than a key (see PLACEHOLDER_KEYS)."""
+    return (
+        key in PLACEHOLDER_KEYS
+        or key.endswith(("...", "\u2026"))
+        or (len(key) > 2 and key.startswith("<") and key.endswith(">"))
+    )
 
 
 class SettingsError(ValueError):

@@ -9,6 +9,7 @@ and its result. No account, no key and no network are involved.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -61,8 +62,62 @@ def _events(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-async def run_demo(out: TextIO) -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+# A shown object keeps this many of its keys, and a shown string this many characters: whole events fit
+# on a line, and an event built to break a limit (51 metadata keys) shows what breaks it.
+SHOWN_KEYS = 6
+SHOWN_CHARS = 120
+SHORTENED = "\u2026"
+
+
+def shown(value: Any) -> str:
+    """`value` as compact JSON on one line; an object with more than SHOWN_KEYS keys, or a string longer
+    than SHOWN_CHARS, is shortened, and each shortening is marked with '…'."""
+    if isinstance(value, dict):
+        items = [f"{json.dumps(key)}: {shown(item)}" for key, item in value.items()]
+        if len(items) > SHOWN_KEYS:
+            head = SHOWN_KEYS // 2
+            items = [*items[:head], f"{SHORTENED} {len(items) - head - 1} more {SHORTENED}", items[-1]]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return json.dumps(value[:SHOWN_CHARS])[:-1] + SHORTENED + '"'
+    return json.dumps(value)
+
+
+def shown_call(tool: str, arguments: dict[str, Any]) -> str:
+    """The request line; a list of events is shown one event a line, by index, as the errors name them."""
+    events = arguments.get("events")
+    if tool != "ingest_events" or not isinstance(events, list):
+        return f"> {tool} {shown(arguments)}\n"
+    lines = [f"> {tool} with {len(events)} events:"]
+    lines += [f"  events[{index}] {shown(event)}" for index, event in enumerate(events)]
+    return "\n".join(lines) + "\n"
+
+
+def shown_ingest(result: dict[str, Any]) -> str:
+    """An ingest_events result: its counts, then only the batches that tell something (retried or unconfirmed)."""
+    counts = {key: result[key] for key in ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")}
+    batches = result.get("batches") or []
+    notable = [batch for batch in batches if not batch["confirmed"] or batch["attempts"] > 1 or batch["error"]]
+    if notable:
+        lines = [f"< {shown(counts)}"]
+    else:
+        each = "1 batch, confirmed" if len(batches) == 1 else f"{len(batches)} batches, each confirmed"
+        lines = [f"< {shown(counts)} ({each} at the first attempt)"]
+    for batch in notable:
+        first, last = batch["first_index"], batch["first_index"] + batch["event_count"] - 1
+        outcome = "confirmed" if batch["confirmed"] else "NOT confirmed"
+        error = f": {batch['error']}" if batch["error"] else ""
+        lines.append(f"  batch events[{first}..{last}]: {outcome} after {batch['attempts']} attempts{error}")
+    if result.get("unconfirmed_event_ids"):
+        lines.append(f"  re-send these (it is safe): {shown(result['unconfirmed_event_ids'])}")
+    return "\n".join(lines) + "\n"
+
+
+async def run_demo(out: TextIO, now: datetime | None = None) -> None:
+    """Drive every tool and write what happens to `out`; `now` (default: the current time) dates the events."""
+    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="dodo-mcp-demo-") as folder:
         db = Path(folder) / "sandbox.sqlite3"
         meter_id = await create_meter(db)
@@ -107,10 +162,12 @@ async def run_demo(out: TextIO) -> None:
             out.write(f"(a sandbox meter {meter_id} sums `tokens` of api_request events with model = large)\n")
             for title, tool, arguments in steps:
                 result = await client.call_tool(tool, arguments)
-                out.write(f"\n## {title}\n> {tool} {json.dumps(arguments)[:300]}\n")
+                out.write(f"\n## {title}\n{shown_call(tool, arguments)}")
                 if result.is_error:
                     text = result.content[0].text if result.content and result.content[0].type == "text" else ""
                     out.write(f"< error (isError: true):\n{text}\n")
+                elif tool == "ingest_events" and result.structured_content is not None:
+                    out.write(shown_ingest(result.structured_content))
                 else:
                     out.write(f"< {json.dumps(result.structured_content, indent=2)}\n")
         out.write("\nDone. Add `dodo-mcp --sandbox` to your MCP client to try it yourself (see README).\n")
@@ -118,5 +175,20 @@ async def run_demo(out: TextIO) -> None:
 
 
 def main() -> int:
-    anyio.run(run_demo, sys.stdout)
+    try:
+        anyio.run(run_demo, sys.stdout)
+    except BaseException as exc:
+        if not _broken_pipe(exc):
+            raise
+        # `dodo-mcp demo | head`: the reader has gone, which ends the demo; nothing is wrong. Later writes
+        # (the interpreter's flush at exit) go nowhere instead of failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    """Whether `exc` is, or is a group made only of, BrokenPipeError (anyio's task groups wrap it)."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, tuple) and inner:
+        return all(_broken_pipe(part) for part in inner)
+    return isinstance(exc, BrokenPipeError)

@@ -11,19 +11,27 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
 - `SdkToolCall`: what a handler sees of a call (tools.call.ToolCall), read from the SDK's context.
 - `run_server_loop`: the SDK's own server loop over a pair of message streams, for our lean stdio
   transport (MCPServer runs it only over the SDK's threaded stdio transport).
+- `check_prompt_requests`: a prompts/get the server cannot answer is refused as invalid params, with
+  the tools layer's words. MCPServer answers an unknown prompt or a missing argument with a bare
+  'Internal server error' (code -32603, or 0 on the legacy loop) and logs a traceback.
+- `advertise_what_is_served`: MCPServer registers handlers for tools, prompts and resources whatever
+  it serves, and the SDK advertises a capability for every handler. A middleware (the SDK's own hook
+  around initialization) drops each capability that has nothing registered, when a client asks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 
 from dodo_mcp.tools.call import ToolDefinition, ToolResult
 
@@ -88,3 +96,85 @@ async def run_server_loop(
     """Serve one session of `server` over the message streams, with the SDK's own loop and handlers."""
     lowlevel = server._lowlevel_server
     await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())
+
+
+# What is wrong with a prompts/get of (name, arguments), in words for the client; None when nothing is.
+PromptProblem = Callable[[str, Mapping[str, object] | None], str | None]
+
+
+class _PromptRequestCheck:
+    """Middleware: refuse a prompts/get that `problem` finds wrong, as INVALID_PARAMS with its words.
+
+    Params the protocol's own validation would refuse (a name that is not a string, arguments that
+    are not an object) go on to it unchanged.
+    """
+
+    def __init__(self, problem: PromptProblem) -> None:
+        self._problem = problem
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get" and isinstance(ctx.params, Mapping):
+            name, arguments = ctx.params.get("name"), ctx.params.get("arguments")
+            if isinstance(name, str) and (arguments is None or isinstance(arguments, Mapping)):
+                problem = self._problem(name, arguments)
+                if problem is not None:
+                    # An MCPError is answered as it is, and never logged as a crash.
+                    raise MCPError(INVALID_PARAMS, problem)
+        return await call_next(ctx)
+
+
+def check_prompt_requests(server: MCPServer[Any], problem: PromptProblem) -> None:
+    """Answer a prompts/get that `problem` finds wrong with INVALID_PARAMS and its words, before the SDK renders."""
+    server.middleware.append(_PromptRequestCheck(problem))
+
+
+async def _serves_tools(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_tools())
+
+
+async def _serves_prompts(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_prompts())
+
+
+async def _serves_resources(server: MCPServer[Any]) -> bool:
+    return bool(await server.list_resources() or await server.list_resource_templates())
+
+
+# Each capability MCPServer advertises whatever it serves, and whether anything is registered under it.
+_REGISTERED: dict[str, Callable[[MCPServer[Any]], Awaitable[bool]]] = {
+    "tools": _serves_tools,
+    "prompts": _serves_prompts,
+    "resources": _serves_resources,
+}
+# The answers that carry the server's capabilities: the handshake, and the 2026-07-28 discovery.
+_CAPABILITY_METHODS = ("initialize", "server/discover")
+
+
+class _AdvertiseWhatIsServed:
+    """Middleware: leave out of the advertised capabilities each one with nothing registered.
+
+    Read when a client asks, so a resource registered after build_server (or a prompt left out
+    by --tools) is advertised from the next handshake on.
+    """
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self._server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method not in _CAPABILITY_METHODS or not isinstance(result, dict):
+            return result
+        capabilities = result.get("capabilities")
+        if not isinstance(capabilities, dict):
+            return result
+        kept = {
+            name: value
+            for name, value in capabilities.items()
+            if name not in _REGISTERED or await _REGISTERED[name](self._server)
+        }
+        return {**result, "capabilities": kept}
+
+
+def advertise_what_is_served(server: MCPServer[Any]) -> None:
+    """Advertise only the capabilities (tools, prompts, resources) under which something is registered."""
+    server.middleware.append(_AdvertiseWhatIsServed(server))

@@ -27,7 +27,7 @@ from dodo_mcp.api.limits import (
     MAX_PAGE_SIZE,
 )
 from dodo_mcp.config import Settings
-from dodo_mcp.mcp_sdk import sdk_tool
+from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool
 from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.messages import IDEMPOTENT
 from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
@@ -38,7 +38,7 @@ from dodo_mcp.tools.names import (
     TOOL_NAMES,
     TOOL_SUMMARIZE_EVENTS,
 )
-from dodo_mcp.tools.prompts import served_prompts
+from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
 from dodo_mcp.tools.registry import tool_definitions
 
 SERVER_NAME = "dodo-mcp"
@@ -134,7 +134,12 @@ def build_server(
         tools=[sdk_tool(definition) for definition in tool_definitions(context, tools)],
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
+        # No subscriptions/listen: the tools and prompts served never change during a session, so a
+        # 2026-07-28 client is not told to listen for changes (listChanged stays false, as on the handshake).
+        subscriptions=False,
     )
     for spec, render in served_prompts(tools):
         server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
+    check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
+    advertise_what_is_served(server)
     return server

@@ -43,8 +43,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Set by .ci/run: a test whose system part (a browser, Node 22, HAProxy, npm) is missing fails there
 # instead of skipping, so CI can never pass by leaving a heavy test out.
 REQUIRE_PARTS_ENV = "DODO_MCP_TEST_REQUIRE_PARTS"
-# The four headline numbers of an ingest_events result.
-COUNT_KEYS = ("submitted_count", "ingested_count", "ignored_count", "unconfirmed_count")
+# The headline numbers of an ingest_events result: every event is in exactly one of the last four.
+COUNT_KEYS = (
+    "submitted_count",
+    "ingested_count",
+    "ignored_count",
+    "possibly_stored_by_earlier_attempt",
+    "unconfirmed_count",
+)
 
 
 def need_part(part: str, found: bool, how: str) -> None:
@@ -220,9 +226,11 @@ def counts(structured: dict[str, Any] | None) -> dict[str, int]:
     return {key: structured[key] for key in COUNT_KEYS}
 
 
-def ingest_counts(*, submitted: int, ingested: int, ignored: int = 0, unconfirmed: int = 0) -> dict[str, int]:
+def ingest_counts(
+    *, submitted: int, ingested: int, ignored: int = 0, possibly_earlier: int = 0, unconfirmed: int = 0
+) -> dict[str, int]:
     """The headline numbers an ingest_events result should have, to compare with `counts(...)`."""
-    return dict(zip(COUNT_KEYS, (submitted, ingested, ignored, unconfirmed), strict=True))
+    return dict(zip(COUNT_KEYS, (submitted, ingested, ignored, possibly_earlier, unconfirmed), strict=True))
 
 
 # The five tools, exactly as tools/list must name them, in its order.

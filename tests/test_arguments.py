@@ -87,6 +87,16 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ],
     ),
     (
+        # Stored, such an event could never be read back: retrieve_event refuses these ids.
+        "ingest_events",
+        {"events": [event(0), {**event(1), "event_id": "."}, {**event(2), "event_id": ".."}]},
+        [
+            f"events[{i}] (event_id {unreadable!r}).event_id {unreadable!r} is not a valid event id: URL paths "
+            "resolve '.' and '..' away, so it could never be looked up by id"
+            for i, unreadable in ((1, "."), (2, ".."))
+        ],
+    ),
+    (
         "ingest_events",
         {"events": [event(0, metadata={"k" * 101: 1})]},
         [f"events[0] (event_id 'e0').metadata key '{'k' * 58}…' must be at most 100 characters (got 101)"],

@@ -187,6 +187,40 @@ async def test_retries_recover_from_transient_failures(dodo: DodoDouble) -> None
     assert len({r.body for r in dodo.requests}) == 1  # every try sent the identical batch
 
 
+@pytest.mark.parametrize(
+    ("first", "answer", "expected", "batch"),
+    [
+        # A 503 may come after the batch was stored: the retry's "already ingested" may be this call's
+        # own events, so neither "new" nor "already there" is claimed for them.
+        (Reply(503, b""), 0, ingest_counts(submitted=2, ingested=0, possibly_earlier=2), (0, None, 2)),
+        (Reply(503, b""), 1, ingest_counts(submitted=2, ingested=1, possibly_earlier=1), (1, None, 1)),
+        (Reply(drop=True), 0, ingest_counts(submitted=2, ingested=0, possibly_earlier=2), (0, None, 2)),
+        # A 429 stored nothing: what the retry finds was there before the call.
+        (
+            Reply(429, {"code": "TOO_MANY_REQUESTS"}, {"retry-after-ms": "10"}),
+            0,
+            ingest_counts(submitted=2, ingested=0, ignored=2),
+            (0, 2, 0),
+        ),
+    ],
+)
+async def test_counts_after_a_lost_answer_claim_only_what_is_known(
+    dodo: DodoDouble, first: Reply, answer: int, expected: dict[str, int], batch: tuple[Any, ...]
+) -> None:
+    """Before: 503 then "0 new" reported ingested_count=0, ignored_count=2, though both were new in this call."""
+    dodo.script(first, Reply(body={"ingested_count": answer}))
+    two = [EVENTS[0], {**EVENTS[0], "event_id": "evt_2"}]
+    async with tool_session(dodo_settings(dodo.url)) as session:
+        result = await session.call("ingest_events", {"events": two})
+    assert not result.is_error
+    report = result.structured_content
+    assert counts(report) == expected
+    assert report is not None
+    [only] = report["batches"]
+    assert only["confirmed"] is True and only["attempts"] == 2
+    assert (only["ingested_count"], only["ignored_count"], only["possibly_stored_by_earlier_attempt"]) == batch
+
+
 async def test_no_retry_on_other_client_errors(dodo: DodoDouble) -> None:
     dodo.script(Reply(400, {"code": "INVALID_REQUEST_BODY", "message": "bad"}))
     async with tool_session(dodo_settings(dodo.url)) as session:

@@ -52,7 +52,14 @@ async def test_retrieve_event_refuses_ids_that_would_leave_the_route(dodo: DodoD
         result = await session.call("retrieve_event", {"event_id": event_id})
         followup = await session.call("retrieve_event", {"event_id": "evt_1"})
     assert result.is_error
-    problem = "event_id must not be empty" if event_id == "" else f"event_id {event_id!r} is not a valid event id"
+    problem = (
+        "event_id must not be empty"
+        if event_id == ""
+        else (
+            f"event_id {event_id!r} is not a valid event id: URL paths resolve '.' and '..' away, so it could never be "
+            "looked up by id"
+        )
+    )
     assert text_of(result) == (
         f"Invalid arguments (1 problem):\n- {problem}\n"
         "Nothing was sent to Dodo. Fix the problems above and call retrieve_event again."
@@ -126,6 +133,7 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
         "submitted_count": 3,
         "ingested_count": 3,
         "ignored_count": 0,
+        "possibly_stored_by_earlier_attempt": 0,
         "unconfirmed_count": 0,
         "unconfirmed_event_ids": [],
         "batches": [
@@ -135,6 +143,7 @@ async def test_ingest_events_sends_the_events_as_given(dodo: DodoDouble) -> None
                 "confirmed": True,
                 "ingested_count": 3,
                 "ignored_count": 0,
+                "possibly_stored_by_earlier_attempt": 0,
                 "attempts": 1,
                 "error": None,
             }

@@ -608,3 +608,40 @@ async def test_explain_names_event_name_mismatches_contributions_and_missing_ids
         "ids are case-sensitive: check the id in the Dodo dashboard (Meters), and that the key's environment is "
         "the meter's."
     )
+
+
+@pytest.mark.parametrize("key", ["region\tcode", "line\nbreak", "bell\x07", "nul\x00key"])
+async def test_a_meter_on_a_key_with_a_control_character_counts_what_explain_says_it_counts(
+    tmp_path: Path, key: str
+) -> None:
+    """Before: list_events by such a meter found nothing (NUL: a 500) while explain_meter_match said it matched."""
+    db = tmp_path / "sandbox.sqlite3"
+    on_key = {"conjunction": "and", "clauses": [{"key": key, "operator": "equals", "value": "eu"}]}
+    [meter_id] = await create_meters(db, [meter("api_request", {"type": "count"}, on_key)])
+    now = datetime.now(timezone.utc)
+    events = [
+        {
+            "event_id": "eu",
+            "customer_id": "cus_1",
+            "event_name": "api_request",
+            "timestamp": now.isoformat(),
+            "metadata": {key: "eu"},
+        },
+        {
+            "event_id": "us",
+            "customer_id": "cus_1",
+            "event_name": "api_request",
+            "timestamp": now.isoformat(),
+            "metadata": {key: "us"},
+        },
+    ]
+    async with sandbox_session(db) as session:
+        await ingest(session, events)
+        explained = await session.call("explain_meter_match", {"event_id": "eu", "meter_id": meter_id})
+        listed = await session.call("list_events", {"meter_id": meter_id})
+        summary = await session.call("summarize_events", {"meter_id": meter_id})
+    assert explained.structured_content is not None and explained.structured_content["matched"] is True
+    assert listed.structured_content is not None
+    assert [item["event_id"] for item in listed.structured_content["items"]] == ["eu"]
+    assert summary.structured_content is not None
+    assert [(g["value"], g["events"]) for g in summary.structured_content["groups"]] == [(1, 1)]

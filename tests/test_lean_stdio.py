@@ -117,7 +117,16 @@ def test_raw_lines_big_messages_bad_json_stray_prints_and_answers_before_eof() -
     assert by_id[1]["result"]["serverInfo"]["name"] == "noisy"
     assert by_id[2]["result"]["content"][0]["text"] == "x" * size
     assert [tool["name"] for tool in by_id[3]["result"]["tools"]] == ["shout"]
-    assert len(answers) == 3  # the bad line is logged and skipped, as by the SDK's transport
+    # The bad line is answered as JSON-RPC prescribes (the SDK's transport logs it and answers nothing).
+    assert by_id[None] == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32700,
+            "message": "Parse error: the line is not valid JSON (key must be a string at line 1 column 2)",
+        },
+    }
+    assert len(answers) == 4
     assert b"stray output from a tool" in done.stderr
     assert b"stray output" not in done.stdout
 

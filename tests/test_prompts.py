@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from dodo_mcp.tools.names import select_tools
 from tests.conftest import sandbox_session, text_of
@@ -152,8 +153,14 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
 async def test_prompts_need_their_tools_and_their_required_arguments() -> None:
     async with sandbox_session(tools=["summarize_events"]) as session:
         listed = await session.client.list_prompts()
-        # The SDK refuses a prompt without its required arguments (its message to the client is generic).
+        # A prompt without its required arguments is invalid params, naming what is missing
+        # (tests/test_first_contact_protocol.py has every refusal).
         with pytest.raises(MCPError) as refused:
             await session.client.get_prompt("summarize_customer_usage", {"customer_id": "cus_a"})
     assert [prompt.name for prompt in listed.prompts] == ["summarize_customer_usage"]
-    assert str(refused.value) == "Internal server error"
+    assert (refused.value.code, str(refused.value)) == (
+        INVALID_PARAMS,
+        "The prompt 'summarize_customer_usage' is missing its required arguments start and end (or they are "
+        "empty). start: Start of the period, RFC 3339 (e.g. 2026-11-01T00:00:00Z). end: End of the period, "
+        "RFC 3339. Fill them in and get the prompt again.",
+    )

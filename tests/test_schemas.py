@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from dodo_mcp.config import Settings
 from dodo_mcp.server import build_server
-from tests.conftest import FIVE_TOOLS
+from tests.conftest import FIVE_TOOLS, dodo_settings, text_of, tool_session
 
 pytestmark = pytest.mark.anyio
 
@@ -108,12 +108,63 @@ async def test_schemas_carry_the_documented_limits() -> None:
     assert (events["minItems"], events["maxItems"]) == (1, 10_000)
     event = events["items"]
     assert event["required"] == ["event_id", "customer_id", "event_name"]
-    assert event["additionalProperties"] is False
     metadata = event["properties"]["metadata"]
-    assert metadata["type"] == ["object", "null"]
-    assert metadata["maxProperties"] == 50
-    assert metadata["propertyNames"] == {"maxLength": 100}
-    assert metadata["additionalProperties"] == {"type": ["string", "number", "boolean"]}
+    assert metadata == {
+        "type": "object",
+        "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+        # What the profile can't carry (maxProperties, propertyNames, the value length) is said here.
+        "description": "At most 50 keys of at most 100 characters; string (at most 500 characters), number or boolean values",
+    }
+
+
+async def test_schemas_are_in_the_published_profile_every_clients_converter_accepts() -> None:
+    """The rules of dodo_mcp/tools/schemas.py's profile, over every node of every published schema."""
+    for tool in await list_tools():
+        for role, schema in (("input", tool.input_schema), ("output", tool.output_schema or {})):
+            for path, node in walk(schema):
+                if not isinstance(node, dict):
+                    continue
+                where = (tool.name, role, path)
+                # Inspector 2.x's portability check, and Gemini's single-type dialect.
+                assert not isinstance(node.get("type"), list), where
+                # A schema that constrains nothing (Inspector 2.x: "untyped-schema").
+                assert node.keys() - {"description", "default"}, where
+                if role == "input":
+                    # google-genai's MCP conversion crashes on a boolean additionalProperties.
+                    assert not isinstance(node.get("additionalProperties"), bool), where
+                    assert not {"propertyNames", "maxProperties"} & node.keys(), where
+        for path, prop in properties(tool.input_schema):
+            # Inspector 0.15 parses a --tool-arg as JSON only when type is exactly "object" or "array".
+            assert isinstance(prop.get("type"), str) or "anyOf" in prop, (tool.name, path)
+    tools = {tool.name: tool for tool in await list_tools()}
+    aggregation = tools["summarize_events"].input_schema["properties"]["aggregation"]
+    assert (aggregation["type"], aggregation["required"]) == ("object", ["type"])
+    # Optional outputs stay nullable, one type per branch.
+    assert tools["list_events"].output_schema is not None
+    assert tools["list_events"].output_schema["properties"]["next_page_number"] == {
+        "anyOf": [{"type": "integer"}, {"type": "null"}],
+        "description": "The page_number to ask for next; null at the end",
+    }
+
+
+async def test_what_the_profile_leaves_unpublished_is_still_refused_with_the_same_messages() -> None:
+    events = [
+        {"event_id": "e1", "customer_id": "c", "event_name": "n", "metadata": {f"k{i}": i for i in range(51)}},
+        {"event_id": "e2", "customer_id": "c", "event_name": "n", "metadata": {"k" * 101: 1}},
+    ]
+    async with tool_session(dodo_settings("http://127.0.0.1:9", max_retries=0)) as session:
+        result = await session.call("ingest_events", {"events": events})
+        unknown = await session.call("list_events", {"page_size": 1, "customer": "cus_1"})
+        nulls = await session.call("list_events", {"customer_id": None, "start": None, "page_number": 0})
+    assert result.is_error
+    assert text_of(result).splitlines()[1:3] == [
+        "- events[0] (event_id 'e1').metadata may have at most 50 keys (got 51)",
+        f"- events[1] (event_id 'e2').metadata key '{'k' * 58}…' must be at most 100 characters (got 101)",
+    ]
+    assert unknown.is_error and "customer" in text_of(unknown)
+    # An optional argument published without null still takes null, as "not given"; here the upstream
+    # is unreachable, so the call fails later, at the request, not at the arguments.
+    assert nulls.is_error and "Invalid arguments" not in text_of(nulls)
 
 
 async def test_instructions_name_environment_ingest_rules_and_paging() -> None:

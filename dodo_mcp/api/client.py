@@ -73,11 +73,23 @@ class ApiCall:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A request's answer (below 400), how many attempts it took, and whether an earlier one may have taken effect."""
+
+    response: httpx2.Response
+    attempts: int
+    # A write whose earlier attempt's outcome was lost (a 503, a dropped connection) may have taken
+    # effect before the attempt that answered: for an ingest, Dodo then counts those events as known.
+    earlier_attempt_unconfirmed: bool = False
+
+
+@dataclass(frozen=True)
 class IngestOutcome:
-    """Dodo's answer to one ingest batch, and how many requests it took."""
+    """Dodo's answer to one ingest batch, how many requests it took, and whether an earlier one may have stored it."""
 
     ingested_count: int
     attempts: int
+    earlier_attempt_unconfirmed: bool = False
 
 
 class DodoClient:
@@ -145,8 +157,8 @@ class DodoClient:
         model: type[EventT] = Event,  # type: ignore[assignment]  # mypy refuses a TypeVar's default value
     ) -> EventT:
         call = ApiCall(Operation.RETRIEVE_EVENT, event_path(event_id), event_id=event_id)
-        response, attempts = await self.send(call, api_key=api_key)
-        return self._parse(response, call, model, "an Event", attempts)
+        sent = await self.send(call, api_key=api_key)
+        return self._parse(sent.response, call, model, "an Event", sent.attempts)
 
     async def list_events(
         self,
@@ -156,8 +168,9 @@ class DodoClient:
         model: type[EventT] = Event,  # type: ignore[assignment]  # as above
     ) -> list[EventT]:
         call = ApiCall(Operation.LIST_EVENTS, "/events", params=query.to_params(), meter_id=query.meter_id)
-        response, attempts = await self.send(call, api_key=api_key)
-        return self._parse(response, call, ListEventsResponse[model], "a list of events", attempts).items  # type: ignore[valid-type]
+        sent = await self.send(call, api_key=api_key)
+        page = self._parse(sent.response, call, ListEventsResponse[model], "a list of events", sent.attempts)  # type: ignore[valid-type]
+        return page.items
 
     async def ingest_events(
         self, events: Sequence[EventInput], *, deadline_at: float | None = None, api_key: SecretStr | None = None
@@ -169,14 +182,14 @@ class DodoClient:
         # PlainValidator, so pydantic infers each one).
         body = to_json({"events": events}, exclude_none=True)
         call = ApiCall(Operation.INGEST_EVENTS, "/events/ingest", content=body)
-        response, attempts = await self.send(call, deadline_at=deadline_at, api_key=api_key)
-        answer = self._parse(response, call, IngestEventsResponse, "an ingest result", attempts)
-        return IngestOutcome(answer.ingested_count, attempts)
+        sent = await self.send(call, deadline_at=deadline_at, api_key=api_key)
+        answer = self._parse(sent.response, call, IngestEventsResponse, "an ingest result", sent.attempts)
+        return IngestOutcome(answer.ingested_count, sent.attempts, sent.earlier_attempt_unconfirmed)
 
     async def retrieve_meter(self, meter_id: str, *, api_key: SecretStr | None = None) -> Meter:
         call = ApiCall(Operation.RETRIEVE_METER, meter_path(meter_id), meter_id=meter_id)
-        response, attempts = await self.send(call, api_key=api_key)
-        return self._parse(response, call, Meter, "a Meter", attempts)
+        sent = await self.send(call, api_key=api_key)
+        return self._parse(sent.response, call, Meter, "a Meter", sent.attempts)
 
     def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
         """The key to use (a per-request key wins), or ConfigurationError."""
@@ -192,12 +205,11 @@ class DodoClient:
 
     # The deadline and the retries.
 
-    async def send(
-        self, call: ApiCall, *, deadline_at: float | None = None, api_key: SecretStr | None = None
-    ) -> tuple[httpx2.Response, int]:
+    async def send(self, call: ApiCall, *, deadline_at: float | None = None, api_key: SecretStr | None = None) -> Sent:
         """Make the request, retrying what is safe to retry, all before `deadline_at` (default: a deadline from now).
 
-        Returns a response below 400 and the number of attempts it took; every failure is raised as
+        Returns a response below 400, the number of attempts it took and whether an earlier attempt
+        may have taken effect (a write's outcome lost on the way); every failure is raised as
         a DodoError carrying `attempts` and, when a retry would have passed the deadline, `retry_in`.
         """
         key = self.check_api_key(api_key)
@@ -213,7 +225,7 @@ class DodoClient:
         for attempt in range(retries + 1):
             outcome, wait_headers = await self._attempt(http, call, headers, deadline_at - self._clock(), info, attempt)
             if isinstance(outcome, httpx2.Response):
-                return outcome, attempt + 1
+                return Sent(outcome, attempt + 1, unknown)
             outcome.attempts = attempt + 1
             outcome.earlier_attempt_unconfirmed = unknown
             unknown = outcome.unconfirmed

@@ -38,7 +38,13 @@ from pydantic import (
     create_model,
 )
 
-from dodo_mcp.api.limits import MAX_ID_LENGTH, MAX_METADATA_KEY_LENGTH, MAX_METADATA_KEYS, MAX_METADATA_STRING_LENGTH
+from dodo_mcp.api.limits import (
+    MAX_ID_LENGTH,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_STRING_LENGTH,
+    UNREADABLE_IDS,
+)
 from dodo_mcp.api.timestamps import RFC3339_ASCII, in_ingest_window, parse_rfc3339_shaped
 
 EventT = TypeVar("EventT", bound=BaseModel)
@@ -82,9 +88,12 @@ def strict_twin(model: type[EventT]) -> type[EventT]:
     return StrictTwin
 
 
-def timestamps_pass(events: list[Any], now: datetime | None) -> bool:
-    """Whether the events' timestamps, already of RFC 3339 shape, are real moments inside the window around `now`."""
+def python_rules_pass(events: list[Any], now: datetime | None) -> bool:
+    """Whether the events pass the rules core constraints can't state: readable ids (a core pattern has no
+    lookahead), and timestamps, already of RFC 3339 shape, that are real moments inside the window around `now`."""
     for event in events:
+        if event.event_id in UNREADABLE_IDS:
+            return False
         timestamp = event.timestamp
         if timestamp is None:
             continue
@@ -116,7 +125,7 @@ class FastEvents(Generic[EventT]):
             events = self._list.validate_python(value)
         except ValidationError:
             return handler(value)
-        return events if timestamps_pass(events, (info.context or {}).get("now")) else handler(value)
+        return events if python_rules_pass(events, (info.context or {}).get("now")) else handler(value)
 
     def from_json_body(self, body: bytes, now: datetime | None) -> list[EventT] | None:
         """The events of a `{"events": [...]}` JSON body when the fast path accepts all of it, else None."""
@@ -124,4 +133,4 @@ class FastEvents(Generic[EventT]):
             events: list[EventT] = self._body(body).events
         except ValidationError:
             return None
-        return events if timestamps_pass(events, now) else None
+        return events if python_rules_pass(events, now) else None

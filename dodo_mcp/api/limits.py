@@ -36,3 +36,7 @@ BURST_PER_SECOND = 10
 # Not a documented Dodo limit but ours: an id must fit in a URL (percent-encoded, up to 12 bytes a
 # character) to be retrievable, and no sensible deterministic id comes near it.
 MAX_ID_LENGTH = 512
+
+# Ids that can't stand as one URL path segment of /events/{id} or /meters/{id}: URL normalisation
+# resolves "." and ".." away, so an event stored under one could never be retrieved by its id.
+UNREADABLE_IDS = frozenset({"", ".", ".."})

@@ -33,6 +33,7 @@ from dodo_mcp.api.limits import (
     MAX_METADATA_STRING_LENGTH,
     MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
+    UNREADABLE_IDS,
 )
 from dodo_mcp.api.timestamps import check_timestamp_window, end_not_before_start, parse_rfc3339
 
@@ -68,10 +69,11 @@ def _check_identifier(value: str) -> str:
 
 
 def check_path_segment(value: str, what: str) -> str:
-    """`value` if it can stand as one URL path segment; "" "." and ".." cannot."""
-    # "." and ".." would be resolved away by URL normalisation and reach another route.
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} is not a valid {what}")
+    """`value` if it can stand as one URL path segment of /events/{id} or /meters/{id}."""
+    if value in UNREADABLE_IDS:
+        raise ValueError(
+            f"{value!r} is not a valid {what}: URL paths resolve '.' and '..' away, so it could never be looked up by id"
+        )
     return value
 
 
@@ -165,7 +167,8 @@ class EventInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: Identifier = Field(description=_EVENT_ID)
+    # Refused at ingest too: an event stored under "." could never be retrieved by its id.
+    event_id: EventId = Field(description=_EVENT_ID)
     customer_id: Identifier = Field(description="customer_id of the customer whose usage needs to be tracked")
     event_name: Identifier = Field(description="Name of the event")
     timestamp: IngestTimestamp | None = Field(default=None, description=_TIMESTAMP)

@@ -21,26 +21,83 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dodo_mcp import __version__
 from dodo_mcp.cli.options import http_settings, tool_selection, transport_of
 from dodo_mcp.cli.parser import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser
-from dodo_mcp.config import API_KEY_ENV, Settings, SettingsError, settings_from_env
+from dodo_mcp.config import (
+    API_KEY_ENV,
+    DEFAULT_SANDBOX_API_KEY,
+    PLACEHOLDER_KEYS,
+    READ_ONLY_ENV,
+    Settings,
+    SettingsError,
+    is_placeholder_key,
+    settings_from_env,
+)
 from dodo_mcp.logs import configure_logging
+from dodo_mcp.tools.names import TOOL_INGEST_EVENTS, TOOL_NAMES
 
 if TYPE_CHECKING:
     from dodo_mcp.http_transport import HttpSettings
 
 logger = logging.getLogger("dodo_mcp")
 
-__all__ = ["build_parser", "main", "serve", "startup_notice"]
+__all__ = ["build_parser", "live_warning", "main", "serve", "shown_placeholder", "startup_notice"]
 
 
-def startup_notice(settings: Settings) -> str:
-    key = "API key set" if settings.api_key is not None else f"no API key: set {API_KEY_ENV}, every call will say so"
-    return f"dodo-mcp {__version__}: {settings.target} ({key})"
+# A placeholder is printed as it is only when this short before its dots: a longer value may be a real
+# key shortened for display ("sk_live_AbC123..."), which stays unprinted (and redacted).
+_SHOWN_PLACEHOLDER_STEM = 12
+
+
+def startup_notice(settings: Settings, *, dodo_key_ignored: bool = False) -> str:
+    """The first line on stderr: the version, where calls go, and the state of the key.
+
+    `dodo_key_ignored`: under --sandbox, a Dodo key was set and is not used.
+    """
+    return f"dodo-mcp {__version__}: {settings.target} ({_key_state(settings, dodo_key_ignored)})"
+
+
+def _key_state(settings: Settings, dodo_key_ignored: bool) -> str:
+    if settings.sandbox:
+        # Under --sandbox the client holds the sandbox's key, which is not a secret (config.DEFAULT_SANDBOX_API_KEY).
+        accepted = settings.api_key.get_secret_value() if settings.api_key is not None else DEFAULT_SANDBOX_API_KEY
+        unused = f"no Dodo key is used, {API_KEY_ENV} is ignored" if dodo_key_ignored else "no Dodo key is used"
+        return f"{unused}; the sandbox accepts the key {accepted}"
+    if settings.api_key is None:
+        return f"no API key: set {API_KEY_ENV}, every call will say so"
+    key = settings.api_key.get_secret_value()
+    if not is_placeholder_key(key):
+        return "API key set"
+    if shown_placeholder(key):
+        return f"{API_KEY_ENV} is the placeholder {key!r}: replace it with your key"
+    return f"{API_KEY_ENV} ends in '...', a placeholder or a shortened key: replace it with your whole key"
+
+
+def shown_placeholder(key: str) -> bool:
+    """Whether the startup line prints `key` itself: a placeholder that cannot be part of a real key."""
+    if not is_placeholder_key(key):
+        return False
+    return key in PLACEHOLDER_KEYS or key.startswith("<") or len(key.rstrip(".\u2026")) <= _SHOWN_PLACEHOLDER_STEM
+
+
+def live_warning(settings: Settings, tools: Collection[str]) -> str | None:
+    """A one-line warning when calls go to Dodo's live_mode, with advice that depends on whether ingest is served."""
+    if settings.sandbox or settings.environment != "live_mode":
+        return None
+    if TOOL_INGEST_EVENTS in tools:
+        return (
+            f"live_mode: {TOOL_INGEST_EVENTS} records real usage that Dodo bills your customers for. To look first, "
+            f"restart with --read-only ({READ_ONLY_ENV}=1), which serves only the tools that read, and allow "
+            "ingest once the reads look right"
+        )
+    return (
+        f"live_mode: the tools read real, live usage events; {TOOL_INGEST_EVENTS} is not served, so nothing is "
+        "recorded. Serve it (drop --read-only) only once the reads look right"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,11 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    secrets = [settings.api_key.get_secret_value() if settings.api_key else "", http.auth_token if http else ""]
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    # A placeholder the startup line names is no secret; any other key value is.
+    secrets = ["" if shown_placeholder(key) else key, http.auth_token if http else ""]
     configure_logging(settings.log_level, secrets=[s for s in secrets if s])
     with contextlib.ExitStack() as stack:
         transport = None
         database = None
+        dodo_key_ignored = False
         if args.sandbox:
             from dodo_mcp.cli.sandbox import open_sandbox, sandbox_db, sandbox_key
             from dodo_mcp.sandbox import sandbox_backend
@@ -74,9 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if store is None:
                 return EXIT_USAGE
             stack.callback(store.close)
+            dodo_key_ignored = settings.api_key is not None
             settings, transport = sandbox_backend(settings, store, sandbox_key(args.sandbox_api_key))
             database = store.path
-        logger.info(startup_notice(settings))
+        logger.info(startup_notice(settings, dodo_key_ignored=dodo_key_ignored))
+        warning = live_warning(settings, TOOL_NAMES if tools is None else tools)
+        if warning is not None:
+            logger.warning(warning)
         if database is not None:
             logger.info("sandbox database: %s", database)
         if hidden:
@@ -115,7 +179,6 @@ def serve(
     """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so; `tools` None serves all."""
     from dodo_mcp.api.client import DodoClient
     from dodo_mcp.server import InFlightCalls, build_server
-    from dodo_mcp.tools.names import TOOL_NAMES
 
     client = DodoClient(settings, transport=transport)
     calls = InFlightCalls()

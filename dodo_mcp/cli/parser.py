@@ -83,18 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _option(group: Any, flag: str, text: str, *, env: str | None = None, shows: object = None, **kwargs: Any) -> None:
+def _option(
+    group: Any, flag: str | tuple[str, ...], text: str, *, env: str | None = None, shows: object = None, **kwargs: Any
+) -> None:
     """Add `flag` to `group`, its help ending the same way for every flag: (env VARIABLE; default VALUE).
 
-    `shows` is the default the help names, when the flag's own `default` is not it (most flags default
-    to None, so that the environment variable, then the named default, apply).
+    `flag` may be a tuple: the flag's name, then its aliases. `shows` is the default the help names, when
+    the flag's own `default` is not it (most flags default to None, so that the environment variable, then
+    the named default, apply).
     """
+    flags = (flag,) if isinstance(flag, str) else flag
     shown = shows if shows is not None else kwargs.get("default")
     if kwargs.get("action") == "store_true" and env is not None:
         notes = f"env {env}=1"
     else:
         notes = "; ".join(part for part in (env and f"env {env}", shown is not None and f"default {shown}") if part)
-    group.add_argument(flag, help=f"{text} ({notes})." if notes else f"{text}.", **kwargs)
+    group.add_argument(*flags, help=f"{text} ({notes})." if notes else f"{text}.", **kwargs)
 
 
 def _add_dodo_options(parser: argparse.ArgumentParser) -> None:
@@ -186,8 +190,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         help="Serve the sandbox's Dodo-compatible HTTP API (for curl, Dodo's SDKs, DODO_PAYMENTS_BASE_URL).",
     )
     reset = sandbox_commands.add_parser("reset", help="Delete every event and meter in the sandbox database.")
+    # The server's names (--sandbox-db, --sandbox-api-key) first, so one name works everywhere; --db and
+    # --api-key, the commands' first names, stay as aliases.
     for sub in (serve, reset):
-        _option(sub, "--db", "Database file", env=SANDBOX_DB_ENV, shows=_SANDBOX_DB_TEXT, metavar="PATH")
+        db = ("--sandbox-db", "--db")
+        _option(sub, db, "Database file", env=SANDBOX_DB_ENV, shows=_SANDBOX_DB_TEXT, metavar="PATH", dest="db")
     _add_serve_options(serve)
 
 
@@ -195,7 +202,8 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     _option(serve, "--host", "Interface", default=DEFAULT_SANDBOX_HOST)
     _option(serve, "--port", "Port, 0 for any free one", default=DEFAULT_SANDBOX_PORT, type=int)
     key = "Bearer key clients must send"
-    _option(serve, "--api-key", key, env=SANDBOX_API_KEY_ENV, shows=DEFAULT_SANDBOX_API_KEY, metavar="KEY")
+    keys = ("--sandbox-api-key", "--api-key")
+    _option(serve, keys, key, env=SANDBOX_API_KEY_ENV, shows=DEFAULT_SANDBOX_API_KEY, metavar="KEY", dest="api_key")
     _option(serve, "--log-level", "Log level for stderr", shows=DEFAULT_LOG_LEVEL, type=str.upper, choices=LOG_LEVELS)
     faults = "Fail this share of requests on purpose (0 to 1), to test a client's retries"
     _option(serve, "--fault-rate", faults, default=0.0, shows=0, type=float, metavar="P")

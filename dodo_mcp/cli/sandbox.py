@@ -16,7 +16,7 @@ from typing import Any
 
 from dodo_mcp.cli.options import listed
 from dodo_mcp.cli.parser import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY, SANDBOX_API_KEY_ENV, SANDBOX_DB_ENV
+from dodo_mcp.config import API_KEY_ENV, DEFAULT_SANDBOX_API_KEY, SANDBOX_API_KEY_ENV, SANDBOX_DB_ENV
 from dodo_mcp.logs import configure_logging
 from dodo_mcp.sandbox import SandboxStore, create_app, open_store
 
@@ -42,8 +42,16 @@ def open_sandbox(db: str | None) -> SandboxStore | None:
 
 def sandbox_command(args: argparse.Namespace) -> int:
     """`dodo-mcp sandbox serve|reset`."""
-    configure_logging(getattr(args, "log_level", None) or "INFO", secrets=[sandbox_key(getattr(args, "api_key", None))])
-    store = open_sandbox(sandbox_db(args.db))
+    # The sandbox's key is printed, not redacted: it guards nothing real (see DEFAULT_SANDBOX_API_KEY) and
+    # clients must be told it. A Dodo key in the environment is never used here, and stays redacted.
+    configure_logging(
+        getattr(args, "log_level", None) or "INFO",
+        secrets=[os.environ.get(API_KEY_ENV, "").strip()],
+        public=[_served_key(args)],
+    )
+    # `dodo-mcp --sandbox-db X sandbox reset` names the database before the command: it counts too, so a
+    # reset never falls through to the default database.
+    store = open_sandbox(sandbox_db(args.db or args.sandbox_db))
     if store is None:
         return EXIT_USAGE
     try:
@@ -55,13 +63,18 @@ def sandbox_command(args: argparse.Namespace) -> int:
             store,
             host=args.host,
             port=args.port,
-            api_key=sandbox_key(args.api_key),
+            api_key=_served_key(args),
             fault_rate=args.fault_rate,
             fault_kinds=listed(args.fault_kinds),
             fault_seed=args.fault_seed,
         )
     finally:
         store.close()
+
+
+def _served_key(args: argparse.Namespace) -> str:
+    """The key `sandbox serve` accepts, given after the command or (as for the server) before it."""
+    return sandbox_key(getattr(args, "api_key", None) or args.sandbox_api_key)
 
 
 def serve_sandbox(
@@ -97,13 +110,12 @@ def serve_sandbox(
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     bound_host, bound_port = sock.getsockname()[:2]
-    key = f"Bearer {DEFAULT_SANDBOX_API_KEY}" if api_key == DEFAULT_SANDBOX_API_KEY else "the key given with --api-key"
     logger.info(
-        "dodo-mcp sandbox listening on http://%s:%d (database %s; clients send %s)",
+        "dodo-mcp sandbox listening on http://%s:%d (database %s; clients send Authorization: Bearer %s)",
         bound_host,
         bound_port,
         store.path,
-        key,
+        api_key,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the sandbox is listening on %s, reachable from other machines", host)

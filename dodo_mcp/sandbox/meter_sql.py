@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 from dodo_mcp.api.meter_engine import as_number, compare
@@ -19,13 +20,16 @@ from dodo_mcp.api.meters import FilterCondition, MeterFilter
 #   non-numeric string), are plain SQL on json_type/json_extract;
 # - everything numeric goes through one SQL function, sql_compare, which decodes just that value
 #   (`metadata -> path` is its JSON text, so big integers stay exact) and runs the engine's compare on it.
-# Conditions on keys a JSON path cannot quote (containing " or \) make to_sql return None and the
-# caller evaluates in Python. SQLite 3.38 or later is needed for `->`.
+# A JSON path label matches a key's text as stored, escapes included, and SQLite's text functions
+# stop at NUL (3.40: `$."a<TAB>b"` finds nothing in {"a\tb": 1}, and a NUL in a path is an error).
+# So conditions on keys that JSON escapes (" \ and U+0000-U+001F) make to_sql return None and the
+# caller evaluates in Python, with the one engine. SQLite 3.38 or later is needed for `->`.
 SQL_COMPARE_FUNCTION = "dodo_meter_compare"
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
 def _path(key: str) -> str | None:
-    return None if '"' in key or "\\" in key else f'$."{key}"'
+    return None if _JSON_ESCAPED.search(key) else f'$."{key}"'
 
 
 def to_sql(meter_filter: MeterFilter) -> tuple[str, list[Any]] | None:

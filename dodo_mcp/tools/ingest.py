@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 from pydantic import SecretStr
 
-from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.client import DodoClient, IngestOutcome
 from dodo_mcp.api.errors import DodoError
 from dodo_mcp.api.models import EventInput
 from dodo_mcp.tools.call import ToolResult, failure, success
@@ -49,7 +49,7 @@ async def ingest(
                 failures[start] = exc
                 batches[start] = _unconfirmed(start, len(chunk), exc)
             else:
-                batches[start] = _confirmed(start, len(chunk), outcome.ingested_count, outcome.attempts)
+                batches[start] = _confirmed(start, len(chunk), outcome)
         if progress is not None:
             await progress(sum(batch.event_count for batch in batches.values()), len(events))
 
@@ -67,24 +67,30 @@ def ingest_answer(result: IngestResult, failures: dict[int, DodoError]) -> ToolR
         return failure(error_text(failures[0]), result)
     first = failures[min(failures)]
     confirmed = result.submitted_count - result.unconfirmed_count
+    earlier = result.possibly_stored_by_earlier_attempt
+    either = f", {earlier} stored by this call or before it" if earlier else ""
     summary = (
         f"{result.unconfirmed_count} of {result.submitted_count} events are unconfirmed: {len(failures)} of "
         f"{len(result.batches)} batches failed; the other {confirmed} were confirmed ({result.ingested_count} new, "
-        f"{result.ignored_count} already ingested). Re-send exactly the events whose ids are in "
+        f"{result.ignored_count} already ingested{either}). Re-send exactly the events whose ids are in "
         f"unconfirmed_event_ids with ingest_events; that is safe, {IDEMPOTENT}. First failure: {first.message}"
     )
     return failure(summary, result)
 
 
-def _confirmed(start: int, count: int, ingested_count: int, attempts: int) -> IngestBatch:
-    ingested = min(ingested_count, count)
+def _confirmed(start: int, count: int, outcome: IngestOutcome) -> IngestBatch:
+    ingested = min(outcome.ingested_count, count)
+    # Dodo counts as "already ingested" what a lost earlier attempt of this very batch stored: then
+    # the rest are stored, but whether this call or an earlier one stored them is unknown.
+    possibly_earlier = count - ingested if outcome.earlier_attempt_unconfirmed else 0
     return IngestBatch(
         first_index=start,
         event_count=count,
         confirmed=True,
         ingested_count=ingested,
-        ignored_count=count - ingested,
-        attempts=attempts,
+        ignored_count=None if outcome.earlier_attempt_unconfirmed else count - ingested,
+        possibly_stored_by_earlier_attempt=possibly_earlier,
+        attempts=outcome.attempts,
     )
 
 
@@ -111,6 +117,7 @@ def _report(events: Sequence[EventInput], batches: list[IngestBatch]) -> IngestR
         submitted_count=len(events),
         ingested_count=sum(batch.ingested_count or 0 for batch in batches),
         ignored_count=sum(batch.ignored_count or 0 for batch in batches),
+        possibly_stored_by_earlier_attempt=sum(batch.possibly_stored_by_earlier_attempt for batch in batches),
         unconfirmed_count=len(unconfirmed),
         unconfirmed_event_ids=unconfirmed,
         batches=batches,

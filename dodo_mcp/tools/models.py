@@ -81,7 +81,7 @@ class UsageEvent(Event):
 class UsageEventInput(EventInput):
     """One usage event to ingest."""
 
-    event_id: Identifier = Field(
+    event_id: EventId = Field(
         description="Idempotency key: ids Dodo already has are ignored. E.g. customer + action + time"
     )
     customer_id: Identifier = Field(description="The customer whose usage this is")
@@ -189,18 +189,25 @@ class IngestBatch(BaseModel):
     event_count: int = Field(description="Events in the batch")
     confirmed: bool = Field(description="Dodo confirmed it holds the whole batch")
     ingested_count: int | None = Field(description="New events; null if unconfirmed")
-    ignored_count: int | None = Field(description="Events Dodo already had; null if unconfirmed")
+    ignored_count: int | None = Field(description="Events Dodo already had; null if unconfirmed or unknown")
+    possibly_stored_by_earlier_attempt: int = Field(default=0, description="Stored; new or not is unknown")
     attempts: int = Field(description="Requests, retries included")
     error: str | None = Field(default=None, description="Why unconfirmed, and what to do")
 
 
 class IngestResult(BaseModel):
-    """What happened to the events sent to ingest_events."""
+    """What happened to the events sent to ingest_events.
+
+    Every event is in exactly one count: ingested (new in this call), ignored (Dodo had it before
+    the call), possibly_stored_by_earlier_attempt (stored, but an earlier attempt's answer was lost,
+    so whether this call or an earlier one stored it is unknown) or unconfirmed. The counts claim
+    only what Dodo's answers show.
+    """
 
     submitted_count: int = Field(description="How many events the call carried.")
     ingested_count: int = Field(description="How many Dodo recorded as new events.")
-    # After a retried batch this includes events its earlier, unanswered attempt had stored.
     ignored_count: int = Field(description="How many Dodo already had (by event_id), so ignored")
+    possibly_stored_by_earlier_attempt: int = Field(default=0, description="Stored; new or not is unknown")
     unconfirmed_count: int = Field(description="How many events are in batches Dodo never confirmed.")
     unconfirmed_event_ids: list[str] = Field(description="Re-send exactly these events; it is safe")
     batches: list[IngestBatch] = Field(description="One entry per request to Dodo, in order.")

@@ -8,12 +8,15 @@ needs ingest_events is left out when ingest_events is hidden.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable, Collection
+import typing
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
@@ -194,3 +197,71 @@ PROMPTS = (
 def served_prompts(tools: Collection[str]) -> list[tuple[PromptSpec, Callable[..., str]]]:
     """Every prompt whose tools are all served, with the function that renders it for these tools."""
     return [(spec, spec.make(tools)) for spec in PROMPTS if spec.needs <= set(tools)]
+
+
+@dataclass(frozen=True)
+class PromptArgument:
+    """One argument of a prompt, as prompts/list publishes it."""
+
+    name: str
+    description: str
+    required: bool
+
+
+def prompt_arguments(render: Callable[..., str]) -> list[PromptArgument]:
+    """A prompt function's arguments, read as the SDK reads them: required unless it has a default, described by
+    its Field."""
+    hints = typing.get_type_hints(render, include_extras=True)
+    arguments = []
+    for name, parameter in inspect.signature(render).parameters.items():
+        fields = [meta for meta in getattr(hints.get(name), "__metadata__", ()) if isinstance(meta, FieldInfo)]
+        description = next((field.description for field in fields if field.description), "")
+        arguments.append(PromptArgument(name, description, parameter.default is inspect.Parameter.empty))
+    return arguments
+
+
+def prompt_request_problem(tools: Collection[str], name: str, arguments: Mapping[str, object] | None) -> str | None:
+    """What is wrong with a prompts/get of `name` with `arguments`, for a server serving `tools`, in words the
+    client can act on; None when nothing is.
+
+    The SDK's own answers are a bare 'Internal server error' (and a traceback on stderr) for all of these.
+    """
+    served = {spec.name: render for spec, render in served_prompts(tools)}
+    offered = f"This server offers: {', '.join(served)}." if served else "This server offers no prompts."
+    if name not in served:
+        spec = next((spec for spec in PROMPTS if spec.name == name), None)
+        if spec is None:
+            return f"There is no prompt {name!r}. {offered}"
+        missing_tools = ", ".join(sorted(spec.needs - set(tools)))
+        return (
+            f"The prompt {name!r} is not offered here: it needs the tools {missing_tools}, which this server does not "
+            f"serve (see --tools and --read-only). {offered}"
+        )
+    expected = prompt_arguments(served[name])
+    given = arguments or {}
+    problems = []
+    unknown = [argument for argument in given if argument not in {a.name for a in expected}]
+    if unknown:
+        listed = _names([a.name if a.required else f"{a.name} (optional)" for a in expected], quote=False)
+        plural = "arguments" if len(unknown) > 1 else "argument"
+        problems.append(f"The prompt {name!r} has no {plural} {_names(unknown)}; its arguments are {listed}.")
+    absent = [
+        argument
+        for argument in expected
+        if argument.required and not (isinstance(given.get(argument.name), str) and str(given[argument.name]).strip())
+    ]
+    if absent:
+        several = len(absent) > 1
+        described = " ".join(f"{argument.name}: {argument.description}." for argument in absent)
+        problems.append(
+            f"The prompt {name!r} is missing its required argument{'s' if several else ''} "
+            f"{_names([a.name for a in absent], quote=False)} (or {'they are' if several else 'it is'} empty). "
+            f"{described} Fill {'them' if several else 'it'} in and get the prompt again."
+        )
+    return " ".join(problems) or None
+
+
+def _names(names: list[str], *, quote: bool = True) -> str:
+    """'a', 'b' and 'c'."""
+    shown = [repr(name) if quote else name for name in names]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"

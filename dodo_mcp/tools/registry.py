@@ -39,7 +39,7 @@ from dodo_mcp.tools.names import (
     TOOL_SUMMARIZE_EVENTS,
     WRITE_TOOLS,
 )
-from dodo_mcp.tools.schemas import published_schema
+from dodo_mcp.tools.schemas import Role, published_schema
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class ToolSpec:
             name=self.name,
             title=self.arguments.tool_title,
             description=self.arguments.tool_description,
-            input_schema=_schema(self.arguments),
-            output_schema=_schema(self.result),
+            input_schema=_schema(self.arguments, "input"),
+            output_schema=_schema(self.result, "output"),
             hints=self.hints,
             answer=answer,
         )
@@ -98,6 +98,6 @@ def tool_definitions(context: ToolContext, names: Collection[str] | None = None)
 
 
 @functools.cache
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
+def _schema(model: type[BaseModel], role: Role) -> dict[str, Any]:
     # Made once per process: every server built (one per test, or per SSE connection) publishes the same.
-    return published_schema(model)
+    return published_schema(model, role)

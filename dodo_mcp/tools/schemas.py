@@ -1,13 +1,24 @@
-"""A model's JSON schema made portable (every MCP client accepts it) and lean (cheap in context).
+"""A model's JSON schema in the published profile: portable (every client's own converter accepts it)
+and lean (cheap in context).
 
-Clients differ in what they tolerate: Claude Code rejects top-level unions, several clients cannot
-resolve `$ref`, and some validators choke on `anyOf` even inside properties. Every published tool
-schema is `published_schema(model)`, so it stays derived from the models and is still plain.
+Clients convert tool schemas with their own code, and each has its limits. The profile is what all of
+them accept, checked in CI by each client's converter (the README's "Schemas" section lists them):
+- no `$ref`/`$defs` (several clients cannot resolve them) and no top-level union (Claude Code);
+- no `type` arrays (Inspector 2.x's portability check; Gemini's single-type dialect): an optional
+  input is published as its one type and is simply left out when unused, since Inspector 0.15 parses
+  a `--tool-arg` as JSON only when `type` is exactly "object" or "array". The server still accepts
+  null for it. Other unions become `anyOf` branches of one type each (a nullable output field is
+  `anyOf: [{"type": "string"}, {"type": "null"}]`);
+- no `additionalProperties: false` in input schemas (google-genai's MCP conversion crashes on the
+  boolean), and no `propertyNames` or `maxProperties` (Gemini's dialect drops them silently): the
+  server refuses unknown arguments and too many or too long metadata keys all the same, and each
+  such limit is stated in the property's description, which tests/test_schemas.py checks.
+Every published schema is `published_schema(model, ...)`, so it stays derived from the models.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -15,45 +26,67 @@ from dodo_mcp.api.limits import MAX_ID_LENGTH, MAX_PAGE_NUMBER
 
 # Keys that cost context tokens and tell a model nothing the description does not.
 _NOISE = frozenset({"title"})
+# Input-schema keywords some clients' converters crash on or drop; the server enforces them anyway.
+_UNPORTABLE_INPUT_KEYWORDS = frozenset({"propertyNames", "maxProperties"})
+
+Role = Literal["input", "output"]
 
 
-def published_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The schema tools/list publishes for `model`: portable, then lean."""
-    lean = lean_schema(portable_schema(model))
+def published_schema(model: type[BaseModel], role: Role) -> dict[str, Any]:
+    """The schema tools/list publishes for `model` as a tool's input or output: portable, then lean."""
+    lean = lean_schema(portable_schema(model, role))
     assert isinstance(lean, dict)
     return lean
 
 
-def portable_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with `$ref`s inlined, titles dropped and simple unions flattened."""
+def portable_schema(model: type[BaseModel], role: Role) -> dict[str, Any]:
+    """The model's JSON schema in the published profile (see the module's docstring)."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})
-    result = _simplify(schema, definitions)
+    result = _simplify(schema, definitions, role, optional=False)
     assert isinstance(result, dict)
     return result
 
 
-def _simplify(node: Any, definitions: dict[str, Any]) -> Any:
+def _simplify(node: Any, definitions: dict[str, Any], role: Role, *, optional: bool) -> Any:
+    """`node` in the profile; `optional`: it is an object property that is not required."""
     if isinstance(node, list):
-        return [_simplify(item, definitions) for item in node]
+        return [_simplify(item, definitions, role, optional=False) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
         target = definitions[node["$ref"].rsplit("/", 1)[-1]]
         merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        return _simplify(merged, definitions)
-    out = {key: _simplify(value, definitions) for key, value in node.items() if key not in _NOISE}
+        return _simplify(merged, definitions, role, optional=optional)
+    required = set(node.get("required", ()))
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _NOISE:
+            continue
+        if role == "input" and (
+            key in _UNPORTABLE_INPUT_KEYWORDS or (key == "additionalProperties" and value is False)
+        ):
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {
+                name: _simplify(prop, definitions, role, optional=name not in required) for name, prop in value.items()
+            }
+        else:
+            out[key] = _simplify(value, definitions, role, optional=False)
     if "anyOf" in out:
-        out = _flatten_union(out)
+        out = _flatten_union(out, drop_null=role == "input" and optional)
+    elif isinstance(out.get("type"), list):
+        out = _one_type_each({key: value for key, value in out.items() if key != "type"}, out["type"])
     return out
 
 
-def _flatten_union(node: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite `anyOf` into one schema with a list of types when the branches only differ in type.
+def _flatten_union(node: dict[str, Any], *, drop_null: bool) -> dict[str, Any]:
+    """An `anyOf` whose branches differ only in type, as one `type` or as `anyOf` branches of one type each.
 
     `{"anyOf": [{"type": "string", "format": ...}, {"type": "null"}]}` becomes
-    `{"type": ["string", "null"], "format": ...}`. Branches that share other keys
-    with different values are left as they are.
+    `{"type": "string", "format": ...}` for an optional input (`drop_null`), and stays an `anyOf` of
+    `{"type": "string", "format": ...}` and `{"type": "null"}` otherwise. An integer branch beside a
+    number branch is dropped: every integer is a number. Other unions are left as they are.
     """
     branches = node["anyOf"]
     types: list[str] = []
@@ -69,12 +102,23 @@ def _flatten_union(node: dict[str, Any]) -> dict[str, Any]:
                 return node
             shared[key] = value
         if kind == "integer" and "number" in (b.get("type") for b in branches):
-            continue  # every integer is a number
+            continue
+        if kind == "null" and drop_null:
+            continue
         types.append(kind)
     rest = {key: value for key, value in node.items() if key != "anyOf"}
     if any(key in rest for key in shared):
         return node
-    return {"type": types[0] if len(types) == 1 else types, **shared, **rest}
+    if len(types) == 1:
+        return {"type": types[0], **shared, **rest}
+    # The type's own keywords (a string's format) stay with the branches they constrain.
+    return _one_type_each(rest, types, shared)
+
+
+def _one_type_each(rest: dict[str, Any], types: list[str], shared: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`rest` with an `anyOf` of one branch per type, each carrying `shared` unless it is null."""
+    branches = [{"type": kind, **(shared or {})} if kind != "null" else {"type": "null"} for kind in types]
+    return {"anyOf": branches, **rest}
 
 
 def lean_schema(node: Any, *, is_property: bool = False) -> Any:
@@ -96,7 +140,7 @@ def lean_schema(node: Any, *, is_property: bool = False) -> Any:
             continue
         if key == "default" and value is None:
             continue
-        if key == "description" and not is_property and node.get("type") in ("object", ["object", "null"]):
+        if key == "description" and not is_property and node.get("type") == "object":
             continue
         if key == "maximum" and value == MAX_PAGE_NUMBER:
             continue

@@ -143,6 +143,15 @@ def test_timestamp_defaults_to_now(http: httpx2.Client) -> None:
             400,
             "events[0].timestamp: 'yesterday' is not an RFC 3339 date-time; use a form like 2026-01-15T10:30:00Z",
         ),
+        *(
+            (
+                {"events": [ev("readable"), ev(unreadable)]},
+                400,
+                f"events[1].event_id: {unreadable!r} is not a valid event id: URL paths resolve '.' and '..' away, "
+                "so it could never be looked up by id",
+            )
+            for unreadable in (".", "..")
+        ),
         ({"events": [{"event_id": "x", "customer_id": "c"}]}, 422, "events[0].event_name: Field required"),
         ({"events": [ev("x", extra=1)]}, 422, "events[0].extra: Extra inputs are not permitted"),
         ({"events": [ev("x", customer_id=5)]}, 422, "events[0].customer_id: Input should be a valid string"),

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dodo_mcp.api.meter_engine import evaluate
 from dodo_mcp.api.meters import FILTER_OPERATORS, MeterFilter
@@ -146,3 +148,48 @@ def test_the_meter_query_pages_in_sql(filled: SandboxStore) -> None:
     assert "json_type(metadata, ?) = 'text'" in sql
     plan = filled.explain(sql + " LIMIT 2", params)
     assert len(plan) == 1 and plan[0].startswith("SEARCH events USING INDEX events_by_name (event_name=?)"), plan
+
+
+# Any key the API accepts: all of Unicode but lone surrogates (JSON can't carry them), up to 100
+# characters, with control characters, NUL and quotes drawn often.
+_AWKWARD = st.sampled_from(["\x00", "\t", "\n", "\r", "\x01", "\x1f", "\x7f", '"', "\\", "'", ".", "$", "[", "é", "😀"])
+KEYS = st.lists(st.one_of(_AWKWARD, st.characters(exclude_categories=["Cs"])), min_size=1, max_size=100).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=KEYS,
+    value=st.one_of(st.text(max_size=5), st.integers(), st.booleans()),
+    operator=st.sampled_from(FILTER_OPERATORS),
+)
+def test_sql_and_python_agree_on_every_key_the_api_accepts(
+    tmp_path_factory: pytest.TempPathFactory, key: str, value: Any, operator: str
+) -> None:
+    store = open_store(Path(tmp_path_factory.mktemp("keys")) / "sandbox.sqlite3")
+    try:
+        store.ingest(
+            [
+                StoredEvent("has", "cus_1", "api", T0, {key: value}),
+                StoredEvent("other", "cus_1", "api", T0 + 1, {key + "x": value}),
+                StoredEvent("none", "cus_1", "api", T0 + 2, None),
+            ]
+        )
+        meter_filter = condition_filter(key, operator, value)
+        by_sql, by_python = both(store, meter_filter)
+        assert by_sql == by_python
+        expected = ["has"] if evaluate(meter_filter, {key: value}) else []
+        expected += ["none"] if evaluate(meter_filter, None) else []
+        expected += ["other"] if evaluate(meter_filter, {key + "x": value}) else []
+        assert sorted(e["event_id"] for e in by_sql) == sorted(expected)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("key", ["a\tb", "a\rb", "a\nb", "a\x01b", "a\x1fb", "a\x00b"])
+def test_keys_json_escapes_are_matched_in_python_not_missed_in_sql(filled: SandboxStore, key: str) -> None:
+    """They matched nothing in SQL (NUL: sqlite3.OperationalError, a 500) while explain_meter_match said yes."""
+    assert to_sql(condition_filter(key, "equals", 1)) is None
+    store = filled
+    store.ingest([StoredEvent(f"ctl-{ord(key[1])}", "cus_1", "api", T0, {key: 1})])
+    by_sql, by_python = both(store, condition_filter(key, "equals", 1))
+    assert [e["event_id"] for e in by_sql] == [e["event_id"] for e in by_python] == [f"ctl-{ord(key[1])}"]
