@@ -114,30 +114,35 @@ class BearerAuth:
         self._open = tuple(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._token is None or scope["path"] in self._open:
+        if scope["type"] != "http" or scope["path"] in self._open:
+            await self.app(scope, receive, send)
+            return
+        authorizations = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(authorizations) > 1:
+            # Which one counts would differ between us, a proxy and the SDK: refuse rather than pick one.
+            await _refuse(send, 400, "invalid_request", "send exactly one Authorization header")
+            return
+        if self._token is None:
             await self.app(scope, receive, send)
             return
         presented = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                presented = value[7:].strip()
+        if authorizations and authorizations[0][:7].lower() == b"bearer ":
+            presented = authorizations[0][7:].strip()
         if not hmac.compare_digest(presented, self._token):
             error = "invalid_token" if presented else "invalid_request"
-            body = json.dumps({"error": error, "error_description": "a valid bearer token is required"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"www-authenticate", f'Bearer realm="dodo-mcp", error="{error}"'.encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _refuse(send, 401, error, "a valid bearer token is required")
             return
         await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, error: str, description: str) -> None:
+    """An RFC 6750 error answer: the JSON body and, on 401, the challenge."""
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", f'Bearer realm="dodo-mcp", error="{error}"'.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:

@@ -143,6 +143,17 @@ def test_security_responses(transport: str) -> None:
         assert wrong.status_code == 401
         assert wrong.headers["www-authenticate"] == 'Bearer realm="dodo-mcp", error="invalid_token"'
         auth = {"Authorization": f"Bearer {TOKEN}"}
+        # Two Authorization headers: before, the last one won; now neither does (issue 13, item 7).
+        for pair in ([f"Bearer {TOKEN}", "Bearer not-the-token"], ["Bearer not-the-token", f"Bearer {TOKEN}"]):
+            doubled = http.post(
+                path if transport == "streamable-http" else "/messages/?session_id=0",
+                content=body,
+                headers=[("content-type", "application/json"), *(("authorization", value) for value in pair)],
+            )
+            assert (doubled.status_code, doubled.json()) == (
+                400,
+                {"error": "invalid_request", "error_description": "send exactly one Authorization header"},
+            )
         assert call({**auth, "Origin": "http://evil.example"}).status_code == 403
         assert call({**auth, "Host": "evil.example"}).status_code == 421
         assert call(auth, content=b"x" * 2000).status_code == 413
