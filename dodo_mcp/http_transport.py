@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -145,6 +146,72 @@ async def _refuse(send: Send, status: int, error: str, description: str) -> None
     await send({"type": "http.response.body", "body": body})
 
 
+class ExactHostOrigin:
+    """Refuse a Host (421) or Origin (403) that is not exactly one on the allowlists, parsed, not prefixed.
+
+    The SDK's own check, which still runs behind this one, compares by prefix: `localhost:evil.example`,
+    `127.0.0.1:8000@evil.example` and Origin `http://localhost:8000.evil.example` all passed it. Here each
+    value is parsed into scheme, host and port and compared part by part; a pattern's port may be `*`.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str], origins: Sequence[str]) -> None:
+        self.app = app
+        self._hosts = [_parse_host(pattern, pattern=True) for pattern in hosts]
+        self._origins = [_parse_origin(pattern, pattern=True) for pattern in origins]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [(name, value.decode("latin-1")) for name, value in scope["headers"] if name in (b"host", b"origin")]
+        hosts = [value for name, value in headers if name == b"host"]
+        origins = [value for name, value in headers if name == b"origin"]
+        if len(hosts) != 1 or not _allowed(_parse_host(hosts[0]), self._hosts):
+            await JSONResponse({"error": "Invalid Host header"}, status_code=421)(scope, receive, send)
+            return
+        if len(origins) > 1 or (origins and not _allowed(_parse_origin(origins[0]), self._origins)):
+            await JSONResponse({"error": "Invalid Origin header"}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _parse_host(value: str, *, pattern: bool = False) -> tuple[str, str, str] | None:
+    """("", host, port or "") of a Host value that is exactly host[:port]; None otherwise."""
+    return _parse_url_parts("", value, pattern)
+
+
+def _parse_origin(value: str, *, pattern: bool = False) -> tuple[str, str, str] | None:
+    """(scheme, host, port or "") of an Origin that is exactly scheme://host[:port]; None otherwise."""
+    scheme, separator, rest = value.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        return None
+    return _parse_url_parts(scheme.lower(), rest, pattern)
+
+
+def _parse_url_parts(scheme: str, authority: str, pattern: bool) -> tuple[str, str, str] | None:
+    wildcard = pattern and authority.endswith(":*")
+    parts = urlsplit("//" + (authority[:-2] if wildcard else authority))
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.username is not None or parts.password is not None or parts.path or parts.query or parts.fragment:
+        return None
+    if not parts.hostname or "@" in authority or "/" in authority:
+        return None
+    return scheme, parts.hostname, "*" if wildcard else ("" if port is None else str(port))
+
+
+def _allowed(value: tuple[str, str, str] | None, patterns: Sequence[tuple[str, str, str] | None]) -> bool:
+    if value is None:
+        return False
+    scheme, host, port = value
+    return any(
+        allowed is not None and (allowed[0], allowed[1]) == (scheme, host) and allowed[2] in ("*", port)
+        for allowed in patterns
+    )
+
+
 class BodyLimit:
     """Answer 413 to any request whose body is, or turns out to be, larger than the limit."""
 
@@ -189,7 +256,8 @@ def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
-    return BodyLimit(BearerAuth(app, settings.auth_token), settings.max_body_bytes)
+    checked = ExactHostOrigin(app, security.allowed_hosts, security.allowed_origins)
+    return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
 
 async def serve(

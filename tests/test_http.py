@@ -156,6 +156,12 @@ def test_security_responses(transport: str) -> None:
             )
         assert call({**auth, "Origin": "http://evil.example"}).status_code == 403
         assert call({**auth, "Host": "evil.example"}).status_code == 421
+        # Matched by prefix before (issue 13, item 7): each is now parsed into host and port, compared exactly.
+        port = served.url.rsplit(":", 1)[1]
+        for host in ("localhost:evil.example", f"127.0.0.1:{port}@evil.example", f"localhost:{port}.evil.example"):
+            assert call({**auth, "Host": host}).status_code == 421, host
+        for origin in (f"http://localhost:{port}.evil.example", f"http://127.0.0.1:{port}@evil.example", "null"):
+            assert call({**auth, "Origin": origin}).status_code == 403, origin
         assert call(auth, content=b"x" * 2000).status_code == 413
         # Nothing about the configuration leaks through the health check or the errors.
         for response in (health, missing, wrong):
