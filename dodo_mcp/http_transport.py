@@ -29,9 +29,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dodo_mcp.config import AUTH_TOKEN_ENV, DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
 from dodo_mcp.server import InFlightCalls
 
@@ -212,6 +213,56 @@ def _allowed(value: tuple[str, str, str] | None, patterns: Sequence[tuple[str, s
     )
 
 
+class WellFormedMessages:
+    """Answer a POSTed JSON body that is not one JSON-RPC message as stdio does (dodo_mcp.jsonrpc), with 400.
+
+    The SDK answers such a body with -32602 and a dump of pydantic's validation errors, and takes an id
+    of `true` as 1. The body is read here whole (up to the limit: a chunked body has no content-length
+    for BodyLimit to see) and handed on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, paths: Sequence[str], max_bytes: int) -> None:
+        self.app = app
+        self._paths = frozenset(paths)
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = dict(scope["headers"]).get(b"content-type", b"") if scope["type"] == "http" else b""
+        if scope.get("method") != "POST" or scope["path"] not in self._paths or b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await JSONResponse({"error": "request body too large"}, status_code=413)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        checked = read_message(body, "body")
+        if isinstance(checked, Refusal):
+            answer = checked.answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            await JSONResponse(answer, status_code=400)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 class BodyLimit:
     """Answer 413 to any request whose body is, or turns out to be, larger than the limit."""
 
@@ -256,7 +307,8 @@ def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
-    checked = ExactHostOrigin(app, security.allowed_hosts, security.allowed_origins)
+    messages = WellFormedMessages(app, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
+    checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
 

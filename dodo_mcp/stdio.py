@@ -34,17 +34,9 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
-from mcp_types import (
-    INVALID_REQUEST,
-    PARSE_ERROR,
-    ErrorData,
-    JSONRPCError,
-    JSONRPCRequest,
-    JSONRPCResponse,
-    jsonrpc_message_adapter,
-)
-from pydantic_core import from_json
+from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse
 
+from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.mcp_sdk import run_server_loop
 
 READ_CHUNK = 1 << 16
@@ -152,54 +144,15 @@ async def _deliver(
 ) -> None:
     if not line.strip():
         return
-    try:
-        # Parsing the JSON first and validating the Python result gives the same message as the SDK's
-        # validate_json, about 8x faster on a large tools/call (1,000 events: ~1 ms instead of ~9 ms).
-        # The bytes go to from_json as they are: invalid UTF-8 is a parse error, never replaced.
-        value = from_json(line)
-    except ValueError as exc:
-        await _refuse(exc, sink, replies, PARSE_ERROR, _parse_error(line, exc))
-        return
-    try:
-        if isinstance(value, dict) and "id" in value and _request_id(value) is None and "error" not in value:
-            # pydantic would take `true` as the id 1 and answer under an id the client never sent.
-            raise ValueError("an id must be a string or an integer")
-        message = jsonrpc_message_adapter.validate_python(value, by_name=False)
-    except ValueError as exc:
-        reason = "Invalid request: not a JSON-RPC 2.0 request, notification or response"
-        await _refuse(exc, sink, replies, INVALID_REQUEST, reason, _request_id(value))
+    message = read_message(line)
+    if isinstance(message, Refusal):
+        if replies is None:
+            await sink.send(message.cause)
+        else:
+            await replies.send(SessionMessage(message.answer))
         return
     unanswered.read(message)
     await sink.send(SessionMessage(message))
-
-
-async def _refuse(
-    exc: Exception,
-    sink: MemoryObjectSendStream[SessionMessage | Exception],
-    replies: MemoryObjectSendStream[SessionMessage] | None,
-    code: int,
-    reason: str,
-    request_id: str | int | None = None,
-) -> None:
-    if replies is None:
-        await sink.send(exc)
-        return
-    error = JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=reason[:300]))
-    await replies.send(SessionMessage(error))
-
-
-def _parse_error(line: bytes, exc: ValueError) -> str:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        return f"Parse error: the line is not valid UTF-8 (byte 0x{line[bad.start]:02x} at offset {bad.start})"
-    return f"Parse error: the line is not valid JSON ({exc})"
-
-
-def _request_id(value: Any) -> str | int | None:
-    """The id of a message that failed validation, when it has a usable one (JSON-RPC: null otherwise)."""
-    found = value.get("id") if isinstance(value, dict) else None
-    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
 
 
 async def write_messages(

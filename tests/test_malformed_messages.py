@@ -8,8 +8,12 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx2
+import pytest
+
 from tests.conftest import CAPTURED, server_env
 from tests.probe_stdio import initialize_request
+from tests.test_http import TOKEN, serving
 
 INVALID = "Invalid request: not a JSON-RPC 2.0 request, notification or response"
 
@@ -102,3 +106,41 @@ def test_every_malformed_line_is_answered_and_the_server_stays_up() -> None:
     assert last["id"] == 50 and last["result"]["structuredContent"]["ingested_count"] == 1
     assert len(answers) == 2 + len(expected)
     assert "Traceback" not in process.stderr.decode()
+
+
+def over_http(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer a malformed HTTP body gets: the same as the line's, but naming the body."""
+    if answer["error"]["code"] != -32700:
+        return answer
+    message = answer["error"]["message"].replace("the line is", "the body is")
+    return {**answer, "error": {**answer["error"], "message": message}}
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_every_malformed_body_is_answered_over_http_as_over_stdio(transport: str) -> None:
+    """Before: -32602 with a dump of pydantic's validation errors, and an id of `true` taken as 1."""
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
+    with (
+        serving("--transport", transport, "--sandbox", "--sandbox-db", ":memory:") as served,
+        httpx2.Client(base_url=served.url, headers=headers, timeout=10) as http,
+    ):
+        path = "/mcp" if transport == "streamable-http" else "/messages/?session_id=00000000000000000000000000000000"
+        for raw, answer in BAD_LINES:
+            response = http.post(path, content=raw)
+            assert (response.status_code, response.json()) == (400, over_http(answer)), raw
+
+        # A chunked body has no content-length: it is still held to the limit (4 MiB by default).
+        def chunks() -> Any:
+            yield b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "'
+            for _ in range(5):
+                yield b"x" * (1 << 20)
+            yield b'"}}'
+
+        assert http.post(path, content=chunks()).status_code == 413
+        if transport == "streamable-http":
+            ready = http.post(path, content=line(initialize_request("malformed-http")))
+            assert ready.status_code == 200 and "mcp-session-id" in ready.headers
