@@ -13,6 +13,7 @@ around the SDK's own apps:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -31,9 +32,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dodo_mcp.config import AUTH_TOKEN_ENV, DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+from dodo_mcp.config import (
+    AUTH_TOKEN_ENV,
+    DEFAULT_GRACE_S,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    PER_CLIENT_KEY_HEADER,
+)
 from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
+from dodo_mcp.mcp_sdk import authenticated_caller
 from dodo_mcp.server import InFlightCalls
 
 logger = logging.getLogger(__name__)
@@ -44,6 +53,7 @@ STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 HEALTH_PATH = "/healthz"
+_PER_CLIENT_KEY = PER_CLIENT_KEY_HEADER.lower().encode()
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -134,7 +144,19 @@ class BearerAuth:
             error = "invalid_token" if presented else "invalid_request"
             await _refuse(send, 401, error, "a valid bearer token is required")
             return
+        own_key = next((value for name, value in scope["headers"] if name == _PER_CLIENT_KEY), b"")
+        scope["user"] = authenticated_caller(caller_identity(presented, own_key.strip()))
         await self.app(scope, receive, send)
+
+
+def caller_identity(token: bytes, own_key: bytes) -> str:
+    """Who a caller is, for binding sessions: a hash of the bearer token and the caller's own Dodo key.
+
+    The one definition: a session opened with one (token, key) pair answers 404 to any other, so one
+    client that learns another's session id can neither use, take over nor delete it. Once OAuth
+    exists, the token's issuer and subject take this role (then a refreshed token keeps its sessions).
+    """
+    return hashlib.sha256(b"dodo-mcp caller\0" + token + b"\0" + own_key).hexdigest()
 
 
 async def _refuse(send: Send, status: int, error: str, description: str) -> None:

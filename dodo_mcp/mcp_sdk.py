@@ -178,3 +178,16 @@ class _AdvertiseWhatIsServed:
 def advertise_what_is_served(server: MCPServer[Any]) -> None:
     """Advertise only the capabilities (tools, prompts, resources) under which something is registered."""
     server.middleware.append(_AdvertiseWhatIsServed(server))
+
+
+def authenticated_caller(identity: str) -> Any:
+    """The ASGI scope's "user" for a caller known by `identity`.
+
+    The SDK binds each Streamable HTTP and SSE session to the AuthenticatedUser that opened it and
+    answers any other caller 404, as if the session did not exist: this is how our own bearer check
+    hands it the caller. The raw token is not kept here (only the identity, a hash).
+    """
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+
+    return AuthenticatedUser(AccessToken(token="", client_id=identity, scopes=[]))
