@@ -35,15 +35,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dodo_mcp.config import (
     AUTH_TOKEN_ENV,
     DEFAULT_GRACE_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
+    DEFAULT_SESSION_IDLE_S,
     PER_CLIENT_KEY_HEADER,
 )
 from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
 from dodo_mcp.mcp_sdk import authenticated_caller
 from dodo_mcp.server import InFlightCalls
+from dodo_mcp.slow_clients import head_deadline_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +80,10 @@ class HttpSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     grace_s: float = DEFAULT_GRACE_S
     per_client_api_key: bool = False
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    session_idle_s: float = DEFAULT_SESSION_IDLE_S
+    max_sessions: int = DEFAULT_MAX_SESSIONS
 
     @property
     def loopback(self) -> bool:
@@ -318,6 +327,8 @@ def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
             streamable_http_path=STREAMABLE_HTTP_PATH,
             stateless_http=settings.stateless,
             max_request_body_size=settings.max_body_bytes,
+            session_idle_timeout=settings.session_idle_s,
+            max_sessions=settings.max_sessions,
             transport_security=security,
             host=settings.host,
         )
@@ -354,6 +365,8 @@ async def serve(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=int(settings.grace_s) + 1,
+        timeout_keep_alive=settings.idle_timeout_s,  # type: ignore[arg-type]  # a float works: it goes to call_later
+        http=head_deadline_protocol(settings.header_timeout_s),
         server_header=False,
     )
     where = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"

@@ -73,6 +73,10 @@ NOT_FOR_STDIO_CLIENTS = {
     config.ALLOWED_HOSTS_ENV: "HTTP transport",
     config.ALLOWED_ORIGINS_ENV: "HTTP transport",
     config.MAX_BODY_ENV: "HTTP transport",
+    config.HEADER_TIMEOUT_ENV: "HTTP transport",
+    config.IDLE_TIMEOUT_ENV: "HTTP transport",
+    config.SESSION_IDLE_ENV: "HTTP transport",
+    config.MAX_SESSIONS_ENV: "HTTP transport",
     config.GRACE_ENV: "HTTP transport",
     config.PER_CLIENT_KEY_ENV: "HTTP transport",
     # Only read with --sandbox, a flag server.json does not pass (the sandbox is for trying it locally).

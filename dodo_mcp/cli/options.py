@@ -7,6 +7,7 @@ SettingsError whose text names the setting: the CLI prints it on one line and ex
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import TYPE_CHECKING
 
@@ -17,15 +18,23 @@ from dodo_mcp.config import (
     AUTH_TOKEN_ENV,
     AUTH_TOKEN_FILE_ENV,
     DEFAULT_GRACE_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
+    DEFAULT_SESSION_IDLE_S,
     GRACE_ENV,
+    HEADER_TIMEOUT_ENV,
     HOST_ENV,
+    IDLE_TIMEOUT_ENV,
     MAX_BODY_ENV,
+    MAX_SESSIONS_ENV,
     PER_CLIENT_KEY_ENV,
     PORT_ENV,
     READ_ONLY_ENV,
+    SESSION_IDLE_ENV,
     STATELESS_ENV,
     TOOLS_ENV,
     TRANSPORT_ENV,
@@ -73,8 +82,20 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         port = int(args.port if args.port is not None else env.get(PORT_ENV) or DEFAULT_PORT)
         max_body = int(args.max_body_bytes or env.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_BYTES)
         grace = float(args.grace_period or env.get(GRACE_ENV) or DEFAULT_GRACE_S)
+        header_s = float(args.header_timeout or env.get(HEADER_TIMEOUT_ENV) or DEFAULT_HEADER_TIMEOUT_S)
+        idle_s = float(args.idle_timeout or env.get(IDLE_TIMEOUT_ENV) or DEFAULT_IDLE_TIMEOUT_S)
+        session_idle_s = float(args.session_idle_timeout or env.get(SESSION_IDLE_ENV) or DEFAULT_SESSION_IDLE_S)
+        max_sessions = int(args.max_sessions or env.get(MAX_SESSIONS_ENV) or DEFAULT_MAX_SESSIONS)
     except ValueError as exc:
         raise SettingsError(f"a number setting is not a number: {exc}") from None
+    for name, value in (
+        ("--header-timeout", header_s),
+        ("--idle-timeout", idle_s),
+        ("--session-idle-timeout", session_idle_s),
+        ("--max-sessions", max_sessions),
+    ):
+        if not (value > 0 and math.isfinite(value)):
+            raise SettingsError(f"{name} must be a positive number, not {value:g}")
     if not 0 <= port <= 65535:
         raise SettingsError(f"the port must be between 0 and 65535, not {port}")
     return HttpSettings(
@@ -87,6 +108,10 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         allowed_origins=tuple(args.allowed_origin or listed(env.get(ALLOWED_ORIGINS_ENV))),
         max_body_bytes=max_body,
         grace_s=grace,
+        header_timeout_s=header_s,
+        idle_timeout_s=idle_s,
+        session_idle_s=session_idle_s,
+        max_sessions=max_sessions,
         per_client_api_key=args.per_client_api_key or env_flag(env.get(PER_CLIENT_KEY_ENV)),
     )
 

@@ -18,30 +18,38 @@ from dodo_mcp.config import (
     DEADLINE_ENV,
     DEFAULT_DEADLINE_S,
     DEFAULT_GRACE_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_INGEST_BATCH_SIZE,
     DEFAULT_INGEST_CONCURRENCY,
     DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
     DEFAULT_SANDBOX_API_KEY,
+    DEFAULT_SESSION_IDLE_S,
     ENVIRONMENT_ENV,
     ENVIRONMENT_URLS,
     GRACE_ENV,
+    HEADER_TIMEOUT_ENV,
     HOST_ENV,
+    IDLE_TIMEOUT_ENV,
     INGEST_BATCH_SIZE_ENV,
     INGEST_CONCURRENCY_ENV,
     LOG_LEVEL_ENV,
     LOG_LEVELS,
     MAX_BODY_ENV,
     MAX_RETRIES_ENV,
+    MAX_SESSIONS_ENV,
     PER_CLIENT_KEY_ENV,
     PER_CLIENT_KEY_HEADER,
     PORT_ENV,
     READ_ONLY_ENV,
     SANDBOX_API_KEY_ENV,
     SANDBOX_DB_ENV,
+    SESSION_IDLE_ENV,
     STATELESS_ENV,
     TOOLS_ENV,
     TRANSPORT_ENV,
@@ -169,6 +177,40 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
     grace = "On SIGTERM, how long in-flight calls may finish"
     _option(
         network, "--grace-period", grace, env=GRACE_ENV, shows=f"{DEFAULT_GRACE_S:g}", type=float, metavar="SECONDS"
+    )
+    head = "Seconds a client has to send a request's line and headers; slower connections are closed"
+    _option(
+        network,
+        "--header-timeout",
+        head,
+        env=HEADER_TIMEOUT_ENV,
+        shows=f"{DEFAULT_HEADER_TIMEOUT_S:g}",
+        type=float,
+        metavar="SECONDS",
+    )
+    idle = "Seconds an idle keep-alive connection stays open"
+    _option(
+        network,
+        "--idle-timeout",
+        idle,
+        env=IDLE_TIMEOUT_ENV,
+        shows=f"{DEFAULT_IDLE_TIMEOUT_S:g}",
+        type=float,
+        metavar="SECONDS",
+    )
+    session_idle = "Seconds a Streamable HTTP session may go without a request before it ends"
+    _option(
+        network,
+        "--session-idle-timeout",
+        session_idle,
+        env=SESSION_IDLE_ENV,
+        shows=f"{DEFAULT_SESSION_IDLE_S:g}",
+        type=float,
+        metavar="SECONDS",
+    )
+    sessions = "Most Streamable HTTP sessions open at once; more are refused with 503"
+    _option(
+        network, "--max-sessions", sessions, env=MAX_SESSIONS_ENV, shows=DEFAULT_MAX_SESSIONS, type=int, metavar="N"
     )
     own_key = (
         f"Let each client send its own Dodo key in the {PER_CLIENT_KEY_HEADER} header, used for its requests only "
