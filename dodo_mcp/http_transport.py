@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import JSONRPCRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,6 +60,12 @@ SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 HEALTH_PATH = "/healthz"
 _PER_CLIENT_KEY = PER_CLIENT_KEY_HEADER.lower().encode()
+# Where WellFormedMessages leaves the message it read, for the middleware inside it.
+PARSED_MESSAGE = "dodo_mcp.message"
+# What a client asking for a new session during the drain is told: try again (another replica) in a second.
+DRAIN_RETRY_AFTER_S = 1
+# How long nothing may be in flight before the drain ends: a client's follow-up to its answer arrives in it.
+_DRAIN_QUIET_S = 0.3
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -291,7 +298,63 @@ class WellFormedMessages:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        await self.app({**scope, PARSED_MESSAGE: checked}, replay, send)
+
+
+class Drain:
+    """A shutdown in progress: started by the first SIGTERM or SIGINT, watched by DrainGate and the drain task."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        # POST and DELETE requests being answered (long-lived GET streams are not counted).
+        self.requests = 0
+
+    @property
+    def started(self) -> bool:
+        return self.signal is not None
+
+
+class DrainGate:
+    """While draining: refuse new sessions with 503 and Retry-After, and serve every other request.
+
+    A client whose call was in flight at SIGTERM gets its result and may still send what follows it
+    (the SDK's client fetches tools/list to check a result against its outputSchema), so connections
+    are still accepted. Only a new session, which belongs on another replica, is turned away.
+    """
+
+    def __init__(self, app: ASGIApp, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.drain.started and _opens_session(scope):
+            body = {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": -32000, "message": "dodo-mcp is shutting down: retry"},
+            }
+            headers = {"Retry-After": str(DRAIN_RETRY_AFTER_S)}
+            await JSONResponse(body, status_code=503, headers=headers)(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        self.drain.requests += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.drain.requests -= 1
+
+
+def _opens_session(scope: Scope) -> bool:
+    """An SSE stream's GET, or an initialize request (which opens a Streamable HTTP session)."""
+    if scope["method"] == "GET" and scope["path"] == SSE_PATH:
+        return True
+    message = scope.get(PARSED_MESSAGE)
+    return isinstance(message, JSONRPCRequest) and message.method == "initialize"
 
 
 class BodyLimit:
@@ -312,7 +375,7 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
+def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None) -> ASGIApp:
     """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
 
     async def healthz(request: Request) -> Response:
@@ -340,7 +403,8 @@ def build_app(server: MCPServer[Any], settings: HttpSettings) -> ASGIApp:
             transport_security=security,
             host=settings.host,
         )
-    messages = WellFormedMessages(app, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
+    gated = DrainGate(app, drain or Drain())
+    messages = WellFormedMessages(gated, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
     checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
@@ -358,7 +422,8 @@ async def serve(
 
     check_settings(settings)
     sock = listening_socket(settings.host, settings.port)
-    app = build_app(server, settings)
+    drain = Drain()
+    app = build_app(server, settings, drain)
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -382,14 +447,14 @@ async def serve(
     # By default sse-starlette ends every SSE stream the moment a signal arrives, cutting off the
     # answers of calls still running. We end them ourselves, once those calls are done.
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
-    http = uvicorn.Server(config)
+    http = _draining_server(config, drain)
     # uvicorn handles SIGTERM/SIGINT while serving (stop accepting, wait for connections), then re-raises
     # the signal so the default action kills the process. A handler of ours in the default's place
     # turns that into the normal exit 0 of a clean shutdown.
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         async with held, anyio.create_task_group() as group:
-            group.start_soon(_drain_on_exit, http, calls, settings.grace_s)
+            group.start_soon(_drain_on_exit, http, drain, calls, settings.grace_s)
             await http.serve(sockets=[sock])
             group.cancel_scope.cancel()
     finally:
@@ -398,16 +463,45 @@ async def serve(
         sock.close()
 
 
-async def _drain_on_exit(http: Any, calls: InFlightCalls, grace_s: float) -> None:
+def _draining_server(config: Any, drain: Drain) -> Any:
+    """A uvicorn server whose first SIGTERM or SIGINT starts the drain instead of its own shutdown.
+
+    uvicorn's shutdown closes the listening socket first, so a client finishing a call (fetching
+    tools/list after it, say) could no longer connect and lost the result. The drain task sets
+    should_exit once the calls and requests in flight are done; a second signal stops at once.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if drain.started or self.should_exit:
+                super().handle_exit(sig, frame)
+            else:
+                drain.signal = sig
+
+    return DrainingServer(config)
+
+
+async def _drain_on_exit(http: Any, drain: Drain, calls: InFlightCalls, grace_s: float) -> None:
     from sse_starlette.sse import AppStatus
 
-    while not http.should_exit:
+    while not drain.started and not http.should_exit:
         await anyio.sleep(0.05)
-    logger.info("shutting down: %d tool call(s) in flight, waiting up to %g s", calls.count, grace_s)
-    with anyio.move_on_after(grace_s):
-        await calls.idle()
-        # Let the last answers reach the wire before the streams close.
-        await anyio.sleep(0.2)
+    if drain.signal is not None:
+        logger.info(
+            "shutting down: %d tool call(s) in flight, waiting up to %g s; new sessions get 503",
+            calls.count,
+            grace_s,
+        )
+        with anyio.move_on_after(grace_s):
+            # Done when nothing has been in flight for a moment: the answers are on the wire, and what
+            # clients send right after an answer has been served too.
+            quiet = 0.0
+            while quiet < _DRAIN_QUIET_S:
+                await anyio.sleep(0.05)
+                quiet = quiet + 0.05 if calls.count == 0 and drain.requests == 0 else 0.0
+        logger.info("stopped after %s", signal.Signals(drain.signal).name)
+    http.should_exit = True
     AppStatus.should_exit = True
 
 

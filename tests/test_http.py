@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import API_KEY, CAPTURED, FIVE_TOOLS, counts, ingest_counts, server_env, text_of
 from tests.dodo_double import EVENT, DodoDouble, Reply
+from tests.probe_stdio import initialize_request
 
 pytestmark = pytest.mark.anyio
 
@@ -305,4 +306,46 @@ async def test_sigterm_lets_an_in_flight_call_finish(dodo_double: DodoDouble) ->
     message = json.loads(data[-1])
     assert message["id"] == 2
     assert message["result"]["structuredContent"] == EVENT
+    assert [r.raw_path for r in dodo_double.requests] == ["/events/slow"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@pytest.mark.parametrize("stateless", [False, True], ids=["stateful", "stateless"])
+async def test_the_sdks_client_gets_the_result_of_a_call_in_flight_at_sigterm(
+    dodo_double: DodoDouble, mode: str, stateless: bool
+) -> None:
+    """Before: the session ended with ConnectError('All connection attempts failed') and no result: uvicorn
+    closed its listening socket at once, and the client's next request (tools/list, to check the result
+    against the outputSchema) could not connect. Now the drain keeps accepting; only new sessions get 503."""
+    dodo_double.reset()
+    dodo_double.script(Reply(delay_s=2, body=EVENT))
+    env = server_env(dodo_double.url, DODO_MCP_AUTH_TOKEN=TOKEN)
+    args = ("--transport", "streamable-http", *(("--stateless",) if stateless else ()))
+    with serving(*args, env=env) as served:
+        results = []
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
+            Client(streamable_http_client(f"{served.url}/mcp", http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        ):
+
+            async def call() -> None:
+                results.append(await client.call_tool("retrieve_event", {"event_id": "slow"}))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call)
+                await anyio.sleep(0.5)
+                os.kill(served.process.pid, signal.SIGTERM)
+                await anyio.sleep(0.3)
+                # Meanwhile a new session is turned away, with when to retry (elsewhere).
+                opening = initialize_request("late")
+                refused = await http.post(
+                    f"{served.url}/mcp",
+                    json=opening,
+                    headers={"Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
+                )
+                assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
+        assert served.process.wait(30) == 0
+        assert "stopped after SIGTERM" in served.stderr
+    [result] = results
+    assert not result.is_error and result.structured_content == EVENT
     assert [r.raw_path for r in dodo_double.requests] == ["/events/slow"]
