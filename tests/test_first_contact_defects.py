@@ -108,8 +108,12 @@ def serving_sandbox(*args: str, **env: str | None) -> Iterator[tuple[str, str]]:
         yield found.group(1), TIMESTAMP.sub("", line).rstrip("\n")
     finally:
         process.terminate()
-        process.communicate(timeout=START_TIMEOUT_S)
+        # The reader thread owns stderr until its end: communicate() would read and close it under the thread.
+        process.wait(timeout=START_TIMEOUT_S)
         reader.join(timeout=START_TIMEOUT_S)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
         CAPTURED.extend(seen)
 
 
