@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 import anyio
 import httpx2
 
+from bench import tokens
 from bench.common import (
     BENCH,
     DODO_MCP,
@@ -412,14 +413,11 @@ def memory(report: Report, params: Params, sandbox: Sandbox, ids: list[str]) -> 
 # 5. Context cost.
 
 
-def token_counter() -> tuple[str, Callable[[str], int] | None]:
-    try:
-        import tiktoken
-
-        encoding = tiktoken.get_encoding("cl100k_base")
-    except Exception as exc:  # not installed, or its BPE file cannot be fetched offline
-        return f"cl100k_base unavailable ({type(exc).__name__})", None
-    return "cl100k_base", lambda text: len(encoding.encode(text))
+def token_counter() -> tuple[str, Callable[[str], int]]:
+    """cl100k_base, counted offline by js-tiktoken; a missing tokenizer stops the run with how to install it."""
+    if not tokens.available():
+        raise SystemExit(f"bench: {tokens.INSTALL}; no token can be counted without it")
+    return "cl100k_base (js-tiktoken)", tokens.cl100k
 
 
 def context_cost(report: Report, sandbox: Sandbox) -> None:
@@ -428,7 +426,7 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
 
     def cost(text: str) -> dict[str, Any]:
         data = text.encode()
-        return {"bytes": len(data), "chars_div_4": math.ceil(len(text) / 4), "cl100k": count(text) if count else None}
+        return {"bytes": len(data), "chars_div_4": math.ceil(len(text) / 4), "cl100k": count(text)}
 
     def show(entry: dict[str, Any], per: int = 1) -> str:
         cl = f", {entry['cl100k'] / per:.0f} cl100k tokens" if entry["cl100k"] is not None else ""
@@ -485,9 +483,20 @@ def context_cost(report: Report, sandbox: Sandbox) -> None:
         },
         "list_events_10": {"text": text_cost, "structured": structured_cost, "official_pretty_indent2": pretty_cost},
     }
-    limit = tools_cost["cl100k"] if tools_cost["cl100k"] is not None else tools_cost["chars_div_4"]
     tools_count = len(tools_list["tools"])
-    report.add("context", f"tools/list result ({tools_count} tools)", show(tools_cost), "< 2,500 tokens", limit < 2500)
+    report.add(
+        "context",
+        f"tools/list result ({tools_count} tools)",
+        show(tools_cost),
+        f"< {tokens.CONTEXT_BUDGET_TOKENS:,} cl100k tokens",
+        tools_cost["cl100k"] < tokens.CONTEXT_BUDGET_TOKENS,
+    )
+    per_tool = tokens.cl100k_counts([json.dumps(tool, separators=(",", ":")) for tool in tools_list["tools"]])
+    for tool, tool_tokens in zip(tools_list["tools"], per_tool, strict=True):
+        report.add("context", f"tools/list: {tool['name']}", f"{tool_tokens:,} cl100k tokens")
+    report.data["context_cost"]["tools_list_per_tool"] = {
+        tool["name"]: count for tool, count in zip(tools_list["tools"], per_tool, strict=True)
+    }
     report.add("context", "official tools' pretty JSON (indent=2), per event", show(pretty_cost, events))
     key = "cl100k" if pretty_cost["cl100k"] is not None else "chars_div_4"
     # The target is for the text the model reads; structuredContent is reported beside it, untargeted
