@@ -136,6 +136,7 @@ async def run_demo(out: TextIO, now: datetime | None = None) -> None:
                 "ingest_events",
                 {"events": [events[0], events[0], stale, crowded]},
             ),
+            ("Find the meters, and their ids", "list_meters", {}),
             ("List the customer's events, newest first", "list_events", {"customer_id": "cus_ada", "page_size": 2}),
             ("Next page", "list_events", {"customer_id": "cus_ada", "page_size": 2, "page_number": 1}),
             ("Only the events the meter counts (model = large)", "list_events", {"meter_id": meter_id}),

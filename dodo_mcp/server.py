@@ -35,6 +35,7 @@ from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
     TOOL_LIST_EVENTS,
+    TOOL_LIST_METERS,
     TOOL_NAMES,
     TOOL_SUMMARIZE_EVENTS,
 )
@@ -97,6 +98,11 @@ paging list_events. If complete is false, follow its note.""")
         parts.append(
             "Why a meter does or does not count an event (explain_meter_match): the first failing condition of "
             "the meter's event_name and filter."
+        )
+    if TOOL_LIST_METERS in tools:
+        parts.append(
+            "Meter ids (list_meters): the business's meters with their event_name, aggregation and filter; look "
+            "a meter_id up there rather than asking the user for it."
         )
     parts.append("Errors come back as tool results that say what to fix; follow them rather than retrying blindly.")
     return "\n\n".join(parts)

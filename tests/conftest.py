@@ -233,5 +233,5 @@ def ingest_counts(
     return dict(zip(COUNT_KEYS, (submitted, ingested, ignored, possibly_earlier, unconfirmed), strict=True))
 
 
-# The five tools, exactly as tools/list must name them, in its order.
-FIVE_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]
+# Every tool, exactly as tools/list must name them, in its order.
+ALL_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match", "list_meters"]

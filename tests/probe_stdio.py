@@ -14,7 +14,14 @@ import subprocess
 import sys
 from typing import Any
 
-EXPECTED_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"]
+EXPECTED_TOOLS = [
+    "retrieve_event",
+    "list_events",
+    "ingest_events",
+    "summarize_events",
+    "explain_meter_match",
+    "list_meters",
+]
 TIMEOUT_S = 30
 
 

@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from tests.clients import scenario
-from tests.conftest import CAPTURED, FIVE_TOOLS, need_part, server_env
+from tests.conftest import ALL_TOOLS, CAPTURED, need_part, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -153,8 +153,8 @@ async def test_google_genai_converts_every_tool_keeping_every_property_and_its_a
             if isinstance(tool, types.Tool)
             for declaration in tool.function_declarations or []
         }
-        assert list(declarations) == FIVE_TOOLS
-        assert sorted(adapters) == sorted(FIVE_TOOLS)
+        assert list(declarations) == ALL_TOOLS
+        assert sorted(adapters) == sorted(ALL_TOOLS)
         for name, declaration in declarations.items():
             assert gemini_paths(declaration.parameters) == schema_paths(listed[name]), name
             assert gemini_required(declaration.parameters) == schema_required(listed[name]), name
@@ -237,17 +237,18 @@ async def test_openai_agents_converts_every_tool_and_each_function_tool_calls_th
         assert all(isinstance(tool, FunctionTool) for tools in converted.values() for tool in tools)
         strict = {t.name: t for t in converted[True] if isinstance(t, FunctionTool)}
         loose = {t.name: t for t in converted[False] if isinstance(t, FunctionTool)}
-        assert list(strict) == list(loose) == FIVE_TOOLS
-        verdicts = {name: strict_verdict(listed[name], strict[name]) for name in FIVE_TOOLS}
+        assert list(strict) == list(loose) == ALL_TOOLS
+        verdicts = {name: strict_verdict(listed[name], strict[name]) for name in ALL_TOOLS}
         assert verdicts == {
             "retrieve_event": "strict",
             "list_events": "strict makes optional arguments mandatory: customer_id, event_name, meter_id, start, end, page_size, page_number",
             "ingest_events": "strict conversion fails: JSON schema contains an object that permits undeclared properties and cannot be converted to a strict schema without changing its accepted values.",
             "summarize_events": "strict makes optional arguments mandatory: customer_id, event_name, meter_id, start, end, group_by, aggregation, max_events",
             "explain_meter_match": "strict",
+            "list_meters": "strict makes optional arguments mandatory: page_size, page_number, archived",
         }
         # Strict where it keeps the tool's contract, the non-strict fallback otherwise.
-        chosen = {name: strict[name] if verdicts[name] == "strict" else loose[name] for name in FIVE_TOOLS}
+        chosen = {name: strict[name] if verdicts[name] == "strict" else loose[name] for name in ALL_TOOLS}
         assert [name for name, tool in chosen.items() if tool.strict_json_schema] == [
             "retrieve_event",
             "explain_meter_match",
@@ -281,7 +282,7 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
     from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, ToolCallPart, ToolReturnPart
     from pydantic_ai.models.test import TestModel
 
-    db, _ = seeded
+    db, meter_id = seeded
     # "failed": a tool error reaches the model as the tool's own words, rather than retrying until the run fails.
     toolset: MCPToolset[None] = MCPToolset(
         StdioTransport(command=sys.executable, args=sandbox_args(db), env=server_env()),
@@ -318,7 +319,14 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
         "ingest_events": {"events": [{"event_id": "a", "customer_id": "a", "event_name": "a"}]},
         "summarize_events": {},
         "explain_meter_match": {"event_id": "a", "meter_id": "a"},
+        "list_meters": {},
     }
+    for part in returns:
+        # The meter's timestamps are the sandbox's clock when the fixture made it: not part of the contract here.
+        content: Any = part.content
+        if part.tool_name == "list_meters" and isinstance(content, dict):
+            for item in content["items"]:
+                del item["created_at"], item["updated_at"]
     assert [(part.tool_name, part.outcome, part.content) for part in returns] == [
         (
             "retrieve_event",
@@ -348,5 +356,25 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
             "explain_meter_match",
             "failed",
             "Dodo API error 404 NOT_FOUND: Meter not found. No meter with meter_id 'a' exists in test_mode. Meter ids are case-sensitive: check the id in the Dodo dashboard (Meters), and that the key's environment is the meter's.",
+        ),
+        (
+            "list_meters",
+            "success",
+            {
+                "items": [
+                    {
+                        **scenario.METER,
+                        "id": meter_id,
+                        "business_id": "bus_sandbox",
+                        "description": None,
+                        "filter": None,
+                        "archived": False,
+                    }
+                ],
+                "page_number": 0,
+                "page_size": 10,
+                "has_more": False,
+                "next_page_number": None,
+            },
         ),
     ]

@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import counts, dodo_settings, ingest_counts, server_env, stdio_session, text_of, tool_session
+from tests.conftest import (
+    ALL_TOOLS,
+    counts,
+    dodo_settings,
+    ingest_counts,
+    server_env,
+    stdio_session,
+    text_of,
+    tool_session,
+)
 from tests.dodo_double import EVENT, DodoDouble, Reply
 
 pytestmark = pytest.mark.anyio
@@ -232,7 +241,7 @@ async def test_no_retry_on_other_client_errors(dodo: DodoDouble) -> None:
 async def test_missing_api_key_still_lists_tools_and_names_the_variable(dodo: DodoDouble) -> None:
     async with tool_session(dodo_settings(dodo.url, api_key=None)) as session:
         tools = await session.client.list_tools()
-        assert len(tools.tools) == 5
+        assert len(tools.tools) == len(ALL_TOOLS)
         results = [
             await session.call("retrieve_event", {"event_id": "e1"}),
             await session.call("list_events", {}),

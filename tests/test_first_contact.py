@@ -47,7 +47,7 @@ from tests.client_snippets import (
     parse,
     resolve,
 )
-from tests.conftest import CAPTURED, FIVE_TOOLS
+from tests.conftest import ALL_TOOLS, CAPTURED
 from tests.package_index import ROOT, BuiltDists, PackageIndex, build_dists, pip_environment, uv_environment
 
 README = ROOT / "README.md"
@@ -184,7 +184,7 @@ async def test_uvx_dodo_mcp_answers_initialize_and_tools_list(
     requirement: str, uv_env: dict[str, str], tmp_path: Path
 ) -> None:
     listed = await list_tools(str(UVX), [requirement], uv_env | client_home(tmp_path), tmp_path)
-    assert (listed.server_name, listed.server_version, listed.tools) == (SERVER_NAME, __version__, FIVE_TOOLS)
+    assert (listed.server_name, listed.server_version, listed.tools) == (SERVER_NAME, __version__, ALL_TOOLS)
     # The startup line on stderr, and nothing asked of a key that is not set.
     assert f"dodo-mcp {__version__}: Dodo Payments test_mode at https://test.dodopayments.com" in listed.stderr
 
@@ -212,7 +212,7 @@ async def test_pip_install_dodo_mcp_from_the_index_then_it_answers_tools_list(
     done = run([str(dodo_mcp), "--version"], client_home(tmp_path), tmp_path)
     assert (done.returncode, done.stdout) == (0, f"dodo-mcp {__version__}\n"), done.stderr
     listed = await list_tools(str(dodo_mcp), [], client_home(tmp_path / "server"), tmp_path)
-    assert (listed.server_name, listed.server_version, listed.tools) == (SERVER_NAME, __version__, FIVE_TOOLS)
+    assert (listed.server_name, listed.server_version, listed.tools) == (SERVER_NAME, __version__, ALL_TOOLS)
 
 
 @pytest.mark.slow
@@ -378,6 +378,7 @@ def test_placeholders_resolve_by_the_documented_rules() -> None:
         "list_events",
         "summarize_events",
         "explain_meter_match",
+        "list_meters",
     ]
     assert _expected_tools(snippets[3].args, {}) == ["list_events"]
     assert _expected_tools([], {TOOLS_ENV: "retrieve_event", READ_ONLY_ENV: "true"}) == ["retrieve_event"]

@@ -293,7 +293,7 @@ async def test_the_demo_shows_whole_events_and_compact_ingest_results() -> None:
     await run_demo(out, now=now)
     text = out.getvalue()
     CAPTURED.append(text)
-    ingests = text.split("\n## List the customer's events")[0].split("\n\n", 1)[1]
+    ingests = text.split("\n## Find the meters")[0].split("\n\n", 1)[1]
     # The one part the demo cannot know: the server's clock, named in the stale event's error.
     ingests = re.sub(r"\(now is [0-9TZ:-]+\)", "(now is NOW)", ingests)
     first, second, third = (demo_event(now, i, *usage) for i, usage in enumerate(DEMO_USAGE))
@@ -342,12 +342,13 @@ def test_dodo_mcp_demo_runs_from_the_cli_and_stops_quietly_when_its_reader_does(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(
         "dodo-mcp --sandbox is running; its tools: retrieve_event, list_events, ingest_events, summarize_events, "
-        "explain_meter_match\n"
+        "explain_meter_match, list_meters\n"
     )
     assert [line for line in done.stdout.splitlines() if line.startswith("## ")] == [
         "## Record three usage events",
         "## Send the same events again: Dodo ignores event_ids it already has",
         "## Bad events are refused before anything is sent",
+        "## Find the meters, and their ids",
         "## List the customer's events, newest first",
         "## Next page",
         "## Only the events the meter counts (model = large)",

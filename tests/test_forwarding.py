@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dodo_mcp import __version__
-from tests.conftest import API_KEY, FIVE_TOOLS, counts, dodo_settings, ingest_counts, text_of, tool_session
+from tests.conftest import ALL_TOOLS, API_KEY, counts, dodo_settings, ingest_counts, text_of, tool_session
 from tests.dodo_double import EVENT, DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -173,7 +173,7 @@ async def test_both_protocol_eras_work(dodo: DodoDouble) -> None:
     for mode in ("legacy", "auto"):
         async with tool_session(dodo_settings(dodo.url), mode=mode) as session:
             tools = await session.client.list_tools()
-            assert [tool.name for tool in tools.tools] == FIVE_TOOLS
+            assert [tool.name for tool in tools.tools] == ALL_TOOLS
             result = await session.call("list_events", {"page_size": 5})
             assert not result.is_error
     assert [r.query for r in dodo.requests] == [[("page_size", "5"), ("page_number", "0")]] * 2

@@ -22,7 +22,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import API_KEY, CAPTURED, FIVE_TOOLS, counts, ingest_counts, server_env, text_of
+from tests.conftest import ALL_TOOLS, API_KEY, CAPTURED, counts, ingest_counts, server_env, text_of
 from tests.dodo_double import EVENT, DodoDouble, Reply
 from tests.probe_stdio import initialize_request
 
@@ -100,7 +100,7 @@ async def test_every_tool_over_the_network(transport: str) -> None:
     with serving("--transport", transport, *SANDBOX) as served:
         async with mcp_client(served, transport) as client:
             tools = await client.list_tools()
-            assert [t.name for t in tools.tools] == FIVE_TOOLS
+            assert [t.name for t in tools.tools] == ALL_TOOLS
             ingested = await client.call_tool("ingest_events", {"events": events})
             listed = await client.call_tool("list_events", {"customer_id": "cus_h"})
             retrieved = await client.call_tool("retrieve_event", {"event_id": "h1"})

@@ -17,7 +17,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCNotification, JSONRPCRequest
 
 from dodo_mcp.stdio import read_messages, write_messages
-from tests.conftest import FIVE_TOOLS, server_env
+from tests.conftest import ALL_TOOLS, server_env
 from tests.probe_stdio import initialize_request
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the lean transport is POSIX-only")
@@ -66,7 +66,7 @@ async def test_the_sdk_client_drives_every_tool_over_the_lean_transport() -> Non
     ]
     async with Client(params) as client:
         tools = await client.list_tools()
-        assert [tool.name for tool in tools.tools] == FIVE_TOOLS
+        assert [tool.name for tool in tools.tools] == ALL_TOOLS
 
         ingested = await client.call_tool("ingest_events", {"events": events})
         assert not ingested.is_error, ingested

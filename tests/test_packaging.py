@@ -28,7 +28,7 @@ from dodo_mcp.config import (
 )
 from dodo_mcp.server import SERVER_NAME, build_server
 from dodo_mcp.tools.names import TOOL_NAMES
-from tests.conftest import API_KEY, CAPTURED, FIVE_TOOLS, server_env, text_of
+from tests.conftest import ALL_TOOLS, API_KEY, CAPTURED, server_env, text_of
 from tests.mcpb_host import resolve_mcp_config
 
 if sys.version_info >= (3, 11):
@@ -51,7 +51,7 @@ async def test_manifest_tools_are_the_servers_tools() -> None:
         listed = await client.list_tools()
     assert MANIFEST["tools"] == [{"name": tool.name, "description": tool.description} for tool in listed.tools]
     assert [tool["name"] for tool in MANIFEST["tools"]] == list(TOOL_NAMES)
-    assert list(TOOL_NAMES) == FIVE_TOOLS
+    assert list(TOOL_NAMES) == ALL_TOOLS
     assert MANIFEST["tools_generated"] is False
 
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from dodo_mcp.config import Settings
 from dodo_mcp.server import build_server
-from tests.conftest import FIVE_TOOLS, dodo_settings, text_of, tool_session
+from tests.conftest import ALL_TOOLS, dodo_settings, text_of, tool_session
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ def properties(schema: dict[str, Any], path: str = "$") -> Iterator[tuple[str, d
 
 async def test_tools_with_exact_names_titles_and_annotations() -> None:
     tools = {tool.name: tool for tool in await list_tools()}
-    assert list(tools) == FIVE_TOOLS
+    assert list(tools) == ALL_TOOLS
     hints = {
         name: (
             tool.title,
@@ -64,6 +64,7 @@ async def test_tools_with_exact_names_titles_and_annotations() -> None:
         ),
         "summarize_events": ("Summarize usage events", "Summarize usage events", read_only),
         "explain_meter_match": ("Explain a meter match", "Explain a meter match", read_only),
+        "list_meters": ("List meters", "List meters", read_only),
     }
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.conftest import CAPTURED, FIVE_TOOLS, counts, ingest_counts, server_env
+from tests.conftest import ALL_TOOLS, CAPTURED, counts, ingest_counts, server_env
 from tests.dodo_double import DodoDouble
 from tests.probe_stdio import initialize_request
 
@@ -82,7 +82,7 @@ def test_stdout_carries_only_json_rpc_even_under_a_hostile_locale(dodo_double: D
         "version": "0.1.0",
         "websiteUrl": "https://github.com/dodo-mcp/dodo-mcp",
     }
-    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == FIVE_TOOLS
+    assert [tool["name"] for tool in by_id[2]["result"]["tools"]] == ALL_TOOLS
     assert counts(by_id[3]["result"]["structuredContent"]) == ingest_counts(submitted=1, ingested=1)
     assert by_id[4]["result"]["isError"] is False
     assert by_id[5]["result"]["isError"] is True

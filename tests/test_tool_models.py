@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from dodo_mcp.api.meters import MeterAggregation
+from dodo_mcp.api.meters import ListMetersQuery, MeterAggregation
 from dodo_mcp.api.models import Event, EventFilters, EventInput, ListEventsQuery
 from dodo_mcp.config import Settings
 from dodo_mcp.server import build_server
@@ -31,6 +31,7 @@ DERIVED: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (models.ListEventsArguments, ListEventsQuery),
     (models.SummarizeEventsArguments, EventFilters),
     (models.SummaryAggregation, MeterAggregation),
+    (models.ListMetersArguments, ListMetersQuery),
 ]
 
 

@@ -39,7 +39,7 @@ from dodo_mcp.api.errors import (
     RequestInfo,
     api_error,
 )
-from dodo_mcp.api.meters import Meter
+from dodo_mcp.api.meters import ListMetersQuery, ListMetersResponse, Meter, MeterT
 from dodo_mcp.api.models import (
     Event,
     EventInput,
@@ -190,6 +190,18 @@ class DodoClient:
         call = ApiCall(Operation.RETRIEVE_METER, meter_path(meter_id), meter_id=meter_id)
         sent = await self.send(call, api_key=api_key)
         return self._parse(sent.response, call, Meter, "a Meter", sent.attempts)
+
+    async def list_meters(
+        self,
+        query: ListMetersQuery,
+        *,
+        api_key: SecretStr | None = None,
+        model: type[MeterT] = Meter,  # type: ignore[assignment]  # mypy refuses a TypeVar's default value
+    ) -> list[MeterT]:
+        call = ApiCall(Operation.LIST_METERS, "/meters", params=query.to_params())
+        sent = await self.send(call, api_key=api_key)
+        page = self._parse(sent.response, call, ListMetersResponse[model], "a list of meters", sent.attempts)  # type: ignore[valid-type]
+        return page.items
 
     def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
         """The key to use (a per-request key wins), or ConfigurationError."""

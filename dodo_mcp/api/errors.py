@@ -34,6 +34,7 @@ class Operation(Enum):
     LIST_EVENTS = "GET /events"
     INGEST_EVENTS = "POST /events/ingest"
     RETRIEVE_METER = "GET /meters/{meter_id}"
+    LIST_METERS = "GET /meters"
 
     @property
     def method(self) -> str:

@@ -9,7 +9,7 @@ dodo_mcp.api.limits'.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -26,10 +26,9 @@ from dodo_mcp.api.limits import (
     MAX_FILTER_KEY_LENGTH,
     MAX_FILTER_NESTING,
     MAX_METERS_PAGE_SIZE,
-    MAX_PAGE_NUMBER,
     MIN_FILTER_CLAUSES,
 )
-from dodo_mcp.api.models import Scalar, scalar
+from dodo_mcp.api.models import PageNumber, PageSize, Scalar, scalar
 
 FilterOperator = Literal[
     "equals",
@@ -148,12 +147,15 @@ class Meter(BaseModel):
     filter: MeterFilter | None = None
 
 
-class ListMetersResponse(BaseModel):
-    """Dodo's answer to GET /meters."""
+MeterT = TypeVar("MeterT", bound=Meter)
+
+
+class ListMetersResponse(BaseModel, Generic[MeterT]):
+    """Dodo's answer to GET /meters: the page's items (as Meter, or a subclass of it)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    items: list[Meter]
+    items: list[MeterT]
 
 
 class ListMetersQuery(BaseModel):
@@ -161,8 +163,12 @@ class ListMetersQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    page_size: int = Field(
-        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_METERS_PAGE_SIZE, description="Page size default is 10 max is 100"
+    page_size: PageSize = Field(
+        default=DEFAULT_PAGE_SIZE, le=MAX_METERS_PAGE_SIZE, description="Page size default is 10 max is 100"
     )
-    page_number: int = Field(default=0, ge=0, le=MAX_PAGE_NUMBER, description="Page number default is 0")
+    page_number: PageNumber = Field(default=0, description="Page number default is 0")
     archived: bool = Field(default=False, description="List archived meters")
+
+    def to_params(self) -> dict[str, str | int]:
+        """The query string Dodo expects (a boolean as `true`/`false`)."""
+        return {"page_size": self.page_size, "page_number": self.page_number, "archived": str(self.archived).lower()}

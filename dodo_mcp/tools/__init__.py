@@ -10,7 +10,7 @@
     explain    explain_meter_match
     call       what a handler sees of a call (ToolCall), gives back (ToolResult), and the seam builds on (ToolDefinition)
     list_text  list_events' text: a page with the fields every item shares stated once
-    handlers   the five tools, each a thin function over the above
+    handlers   the tools, each a thin function over the above
     registry   ToolSpec: each tool's name, models, handler and annotations; the definitions to serve
     prompts    the MCP prompts, step-by-step plans over the tools
 

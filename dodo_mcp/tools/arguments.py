@@ -148,6 +148,8 @@ _WRONG_TYPE = {
     "dict_type": "an object",
     "model_type": "an object",
     "model_attributes_type": "an object",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
 }
 _BOUNDS = {
     "greater_than_equal": "at least",

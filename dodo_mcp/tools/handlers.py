@@ -1,4 +1,4 @@
-"""The five tools, each a thin function: validate the raw arguments once, call the API layer, shape the answer.
+"""The tools, each a thin function: validate the raw arguments once, call the API layer, shape the answer.
 
 Each reads its raw arguments and validates them with its model (tools.arguments), so unknown
 arguments are reported rather than dropped and every message is ours. `answering_errors` turns
@@ -33,14 +33,18 @@ from dodo_mcp.tools.models import (
     ExplainMeterMatchArguments,
     IngestEventsArguments,
     ListEventsArguments,
+    ListMetersArguments,
+    MeterPage,
     RetrieveEventArguments,
     SummarizeEventsArguments,
     UsageEvent,
+    UsageMeter,
 )
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
     TOOL_LIST_EVENTS,
+    TOOL_LIST_METERS,
     TOOL_RETRIEVE_EVENT,
     TOOL_SUMMARIZE_EVENTS,
 )
@@ -121,6 +125,12 @@ async def list_events(context: ToolContext, call: ToolCall) -> ToolResult:
     page = EventPage.of(items, query)
     data = page.model_dump(mode="json")
     return ToolResult(page_text(data), data)
+
+
+async def list_meters(context: ToolContext, call: ToolCall) -> ToolResult:
+    query = validate_arguments(ListMetersArguments, call.arguments, tool=TOOL_LIST_METERS)
+    items = await context.client.list_meters(query, api_key=context.api_key(call), model=UsageMeter)
+    return success(MeterPage.of(items, query))
 
 
 async def ingest_events(context: ToolContext, call: ToolCall) -> ToolResult:

@@ -23,9 +23,10 @@ from dodo_mcp.api.limits import (
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_STRING_LENGTH,
+    MAX_METERS_PAGE_SIZE,
     MAX_PAGE_SIZE,
 )
-from dodo_mcp.api.meters import AggregationType, MeterAggregation
+from dodo_mcp.api.meters import AggregationType, ListMetersQuery, Meter, MeterAggregation, MeterFilter
 from dodo_mcp.api.models import (
     Event,
     EventFilters,
@@ -316,3 +317,68 @@ class MeterMatch(BaseModel):
     failed_clause: str | None = Field(description="e.g. clauses[1][0]")
     explanation: str = Field(description="Why, and what to change")
     contributes: int | float | None = Field(description="What the event adds to the meter's value")
+
+
+# list_meters
+
+
+class ListMetersArguments(ToolArguments, ListMetersQuery):
+    tool_title = "List meters"
+    tool_description = (
+        "List meters (id, name, event_name, unit, aggregation, filter) to find a meter_id for the other tools. "
+        "Pages are 0-based: call again with page_number=next_page_number until it is null."
+    )
+
+    page_size: PageSize = Field(
+        default=DEFAULT_PAGE_SIZE,
+        le=MAX_METERS_PAGE_SIZE,
+        description=f"Meters per page, 1 to {MAX_METERS_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    )
+    page_number: PageNumber = Field(default=0, description="0-based page (default 0)")
+    archived: bool = Field(default=False, description="true: archived meters instead of active ones")
+
+
+class UsageMeter(Meter):
+    """A meter, as list_meters shows it: what it counts and how, and whether it is archived.
+
+    Unlike the other tool models it restates two types, not only descriptions: the aggregation as the
+    tool-facing SummaryAggregation (its words), and the filter's schema as a plain object (it nests).
+    """
+
+    id: str = Field(description="meter_id")
+    business_id: str = Field(description="Its business")
+    name: str = Field(description="Name")
+    event_name: str = Field(description="The event_name it counts")
+    aggregation: SummaryAggregation = Field(description="What it computes")
+    measurement_unit: str = Field(description="Unit")
+    created_at: StoredTimestamp = Field(description="Created (RFC 3339)")
+    updated_at: StoredTimestamp = Field(description="Last changed")
+    description: str | None = Field(default=None, description="Description")
+    # Published as a plain object: the filter's schema nests (filters of filters), which no flat
+    # schema can state. explain_meter_match evaluates it condition by condition.
+    filter: Annotated[MeterFilter, WithJsonSchema({"type": "object"})] | None = Field(
+        default=None, description="{conjunction, clauses} events must also match"
+    )
+    archived: bool = Field(default=False, description="From the archived list")
+
+
+class MeterPage(BaseModel):
+    """One page of meters, with what an agent needs to fetch the next one."""
+
+    items: list[UsageMeter] = Field(description="The meters")
+    page_number: int = Field(description="The 0-based page these items come from.")
+    page_size: int = Field(description="The page size that was requested.")
+    has_more: bool = Field(description="True when the page came back full: another may follow")
+    next_page_number: int | None = Field(description="The page_number to ask for next; null at the end")
+
+    @classmethod
+    def of(cls, items: list[UsageMeter], query: ListMetersQuery) -> MeterPage:
+        """The page `query` asked for; like GET /events, a full page is the only sign of another."""
+        has_more = len(items) >= query.page_size
+        return cls(
+            items=[item.model_copy(update={"archived": query.archived}) for item in items],
+            page_number=query.page_number,
+            page_size=query.page_size,
+            has_more=has_more,
+            next_page_number=query.page_number + 1 if has_more else None,
+        )

@@ -12,6 +12,7 @@ TOOL_LIST_EVENTS = "list_events"
 TOOL_INGEST_EVENTS = "ingest_events"
 TOOL_SUMMARIZE_EVENTS = "summarize_events"
 TOOL_EXPLAIN_METER_MATCH = "explain_meter_match"
+TOOL_LIST_METERS = "list_meters"
 # Every tool, in the order tools/list shows them.
 TOOL_NAMES = (
     TOOL_RETRIEVE_EVENT,
@@ -19,6 +20,7 @@ TOOL_NAMES = (
     TOOL_INGEST_EVENTS,
     TOOL_SUMMARIZE_EVENTS,
     TOOL_EXPLAIN_METER_MATCH,
+    TOOL_LIST_METERS,
 )
 # The tools that change anything in Dodo; --read-only hides them.
 WRITE_TOOLS = frozenset({TOOL_INGEST_EVENTS})

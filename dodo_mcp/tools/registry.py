@@ -24,7 +24,9 @@ from dodo_mcp.tools.models import (
     IngestEventsArguments,
     IngestResult,
     ListEventsArguments,
+    ListMetersArguments,
     MeterMatch,
+    MeterPage,
     RetrieveEventArguments,
     SummarizeEventsArguments,
     ToolArguments,
@@ -34,6 +36,7 @@ from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
     TOOL_LIST_EVENTS,
+    TOOL_LIST_METERS,
     TOOL_NAMES,
     TOOL_RETRIEVE_EVENT,
     TOOL_SUMMARIZE_EVENTS,
@@ -87,6 +90,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
         ToolSpec(TOOL_INGEST_EVENTS, IngestEventsArguments, IngestResult, handlers.ingest_events),
         ToolSpec(TOOL_SUMMARIZE_EVENTS, SummarizeEventsArguments, EventSummary, handlers.summarize_events),
         ToolSpec(TOOL_EXPLAIN_METER_MATCH, ExplainMeterMatchArguments, MeterMatch, handlers.explain_meter_match),
+        ToolSpec(TOOL_LIST_METERS, ListMetersArguments, MeterPage, handlers.list_meters),
     )
 }
 assert tuple(TOOL_SPECS) == TOOL_NAMES

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import FIVE_TOOLS
+from tests.conftest import ALL_TOOLS
 
 TIMEOUT_SECONDS = 120
 
@@ -40,8 +40,8 @@ def main(argv: list[str]) -> int:
     except (ValueError, KeyError, TypeError):
         print(f"FAIL: tools/list exited {done.returncode} without a JSON result\n{done.stdout}\n{done.stderr[-2000:]}")
         return 1
-    if tools != FIVE_TOOLS:
-        print(f"FAIL: tools/list gave {tools}, not {FIVE_TOOLS}")
+    if tools != ALL_TOOLS:
+        print(f"FAIL: tools/list gave {tools}, not {ALL_TOOLS}")
         return 1
     counts = {"error": 0, "warning": 0}
     for entry in envelope.get("schemaFindings", []):

@@ -107,4 +107,10 @@ def calls(events: list[dict[str, Any]], meter_id: str) -> list[tuple[str, dict[s
                 "contributes": 150,
             },
         ),
+        # A boolean argument, and an answer that does not depend on when the meter was created.
+        (
+            "list_meters",
+            {"archived": True, "page_size": 5},
+            {"items": [], "page_number": 0, "page_size": 5, "has_more": False, "next_page_number": None},
+        ),
     ]

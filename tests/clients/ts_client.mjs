@@ -16,7 +16,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { generate } from "json-schema-faker";
 
-const FIVE_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match"];
+const ALL_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match", "list_meters"];
 // Calls per tool: half with only the required properties, half with every optional one too.
 const SAMPLES = 12;
 // Generated timestamps inside the window Dodo accepts (the last hour), so some ingests succeed. A format
@@ -41,7 +41,7 @@ const client = new Client({ name: "dodo-mcp-ts-oracle", version: "1.0.0" });
 await client.connect(transport);
 const { tools } = await client.listTools();
 const names = tools.map((tool) => tool.name);
-if (JSON.stringify(names) !== JSON.stringify(FIVE_TOOLS)) fail(`tools/list gave ${JSON.stringify(names)}`);
+if (JSON.stringify(names) !== JSON.stringify(ALL_TOOLS)) fail(`tools/list gave ${JSON.stringify(names)}`);
 
 const validator = new AjvJsonSchemaValidator();
 const tally = [];
