@@ -12,7 +12,7 @@ the validators. tests/test_tool_models.py checks that nothing but the descriptio
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -142,6 +142,17 @@ class ListEventsArguments(ToolArguments, ListEventsQuery):
     page_number: PageNumber = Field(default=0, description="0-based page (default 0)")
 
 
+def paging(count: int, page_number: int, page_size: int) -> dict[str, Any]:
+    """A page's paging fields. Dodo returns only items: a full page is the only sign that another may follow."""
+    has_more = count >= page_size
+    return {
+        "page_number": page_number,
+        "page_size": page_size,
+        "has_more": has_more,
+        "next_page_number": page_number + 1 if has_more else None,
+    }
+
+
 class EventPage(BaseModel):
     """One page of events, with what an agent needs to fetch the next one."""
 
@@ -153,15 +164,8 @@ class EventPage(BaseModel):
 
     @classmethod
     def of(cls, items: list[UsageEvent], query: ListEventsQuery) -> EventPage:
-        """The page `query` asked for. Dodo returns only items: a full page is the only sign that another may follow."""
-        has_more = len(items) >= query.page_size
-        return cls(
-            items=items,
-            page_number=query.page_number,
-            page_size=query.page_size,
-            has_more=has_more,
-            next_page_number=query.page_number + 1 if has_more else None,
-        )
+        """The page `query` asked for."""
+        return cls(items=items, **paging(len(items), query.page_number, query.page_size))
 
 
 # ingest_events
@@ -373,12 +377,6 @@ class MeterPage(BaseModel):
 
     @classmethod
     def of(cls, items: list[UsageMeter], query: ListMetersQuery) -> MeterPage:
-        """The page `query` asked for; like GET /events, a full page is the only sign of another."""
-        has_more = len(items) >= query.page_size
-        return cls(
-            items=[item.model_copy(update={"archived": query.archived}) for item in items],
-            page_number=query.page_number,
-            page_size=query.page_size,
-            has_more=has_more,
-            next_page_number=query.page_number + 1 if has_more else None,
-        )
+        """The page `query` asked for, each meter marked with the list (active or archived) it came from."""
+        marked = [item.model_copy(update={"archived": query.archived}) for item in items]
+        return cls(items=marked, **paging(len(items), query.page_number, query.page_size))
