@@ -97,7 +97,7 @@ paging list_events. If complete is false, follow its note.""")
     if TOOL_EXPLAIN_METER_MATCH in tools:
         parts.append(
             "Why a meter does or does not count an event (explain_meter_match): the first failing condition of "
-            "the meter's event_name and filter."
+            "the meter's event_name and filter; without meter_id, every active meter is checked at once."
         )
     if TOOL_LIST_METERS in tools:
         parts.append(

@@ -1,4 +1,4 @@
-"""Explicit, bounded paging over GET /events, newest first.
+"""Explicit, bounded paging over GET /events (newest first) and GET /meters.
 
 Pages are 0-based and asked for one by one (never the official SDKs' auto-paginator, which computes
 the next page as `(page_number or 1) + 1` and so skips page 1 when starting from 0). Dodo returns no
@@ -15,16 +15,17 @@ A failure of the first page is raised; a later failure, like a bound reached, en
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import anyio
 from pydantic import SecretStr
 
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import DodoError, Operation, RequestInfo, ScanTimeout
-from dodo_mcp.api.limits import BURST_PER_SECOND, MAX_PAGE_SIZE, REQUESTS_PER_MINUTE
+from dodo_mcp.api.limits import BURST_PER_SECOND, MAX_METERS_PAGE_SIZE, MAX_PAGE_SIZE, REQUESTS_PER_MINUTE
+from dodo_mcp.api.meters import ListMetersQuery, MeterT
 from dodo_mcp.api.models import Event, EventFilters
 
 MAX_PAGES_PER_SCAN = REQUESTS_PER_MINUTE // 2
@@ -33,6 +34,7 @@ MIN_PAGE_INTERVAL_S = 1.1 / BURST_PER_SECOND
 DEADLINE_SHARE = 0.8
 
 StopReason = Literal["page_limit", "time_limit", "page_failed"]
+ItemT = TypeVar("ItemT")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,10 @@ class ScanStop:
     error: DodoError | None = None
 
 
-class EventScan:
-    """The pages of one listing, as an async iterator of lists of events.
+class PageScan(Generic[ItemT]):
+    """The pages of one listing, as an async iterator of lists of items.
 
-    scan = EventScan(client, filters)
+    scan = EventScan(client, filters)   # or MeterScan(client)
     async for items in scan.pages(): ...
     scan.complete   # True once the last (short) page was read
     scan.stopped    # else why it stopped early, if it did
@@ -56,17 +58,19 @@ class EventScan:
     def __init__(
         self,
         client: DodoClient,
-        filters: EventFilters,
+        operation: Operation,
+        fetch: Callable[[int, int], Awaitable[list[ItemT]]],
         *,
-        api_key: SecretStr | None = None,
+        what: str,
         page_size: int = MAX_PAGE_SIZE,
         max_pages: int = MAX_PAGES_PER_SCAN,
     ) -> None:
         # The time budget runs from here, so what the caller does before paging spends from it too.
         self._budget_ends = anyio.current_time() + client.settings.deadline_s * DEADLINE_SHARE
         self._client = client
-        self._filters = filters
-        self._api_key = api_key
+        self._operation = operation
+        self._fetch = fetch  # (page_number, page_size) -> the page's items
+        self._what = what
         self.page_size = page_size
         self.max_pages = max_pages
         self.complete = False
@@ -76,8 +80,8 @@ class EventScan:
     def budget_s(self) -> float:
         return self._client.settings.deadline_s * DEADLINE_SHARE
 
-    async def pages(self) -> AsyncGenerator[list[Event], None]:
-        """Each page's events in turn, until the short last page or a bound (see `stopped`)."""
+    async def pages(self) -> AsyncGenerator[list[ItemT], None]:
+        """Each page's items in turn, until the short last page or a bound (see `stopped`)."""
         spaced = not self._client.settings.sandbox
         last_request = -MIN_PAGE_INTERVAL_S
         for page_number in range(self.max_pages):
@@ -93,14 +97,13 @@ class EventScan:
                 return
         self.stopped = ScanStop("page_limit", self.max_pages)
 
-    async def _page(self, page_number: int) -> list[Event] | None:
+    async def _page(self, page_number: int) -> list[ItemT] | None:
         """One page, or None (with `stopped` set) when it failed or did not come in time; the first page's
         failure is raised."""
-        items: list[Event] | None = None
+        items: list[ItemT] | None = None
         try:
             with anyio.move_on_after(self._budget_ends - anyio.current_time()):
-                query = self._filters.page(page_number, self.page_size)
-                items = await self._client.list_events(query, api_key=self._api_key)
+                items = await self._fetch(page_number, self.page_size)
         except DodoError as exc:
             if page_number == 0:
                 raise
@@ -109,7 +112,45 @@ class EventScan:
         if items is None:
             if page_number == 0:
                 settings = self._client.settings
-                info = RequestInfo(Operation.LIST_EVENTS, settings.environment, settings.base_url, settings.deadline_s)
-                raise ScanTimeout(f"Dodo sent no page of events within {self.budget_s:g} s.", info)
+                info = RequestInfo(self._operation, settings.environment, settings.base_url, settings.deadline_s)
+                raise ScanTimeout(f"Dodo sent no page of {self._what} within {self.budget_s:g} s.", info)
             self.stopped = ScanStop("time_limit", page_number)
         return items
+
+
+class EventScan(PageScan[Event]):
+    """GET /events matching `filters`, page by page."""
+
+    def __init__(
+        self,
+        client: DodoClient,
+        filters: EventFilters,
+        *,
+        api_key: SecretStr | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_pages: int = MAX_PAGES_PER_SCAN,
+    ) -> None:
+        async def fetch(page_number: int, size: int) -> list[Event]:
+            return await client.list_events(filters.page(page_number, size), api_key=api_key)
+
+        super().__init__(client, Operation.LIST_EVENTS, fetch, what="events", page_size=page_size, max_pages=max_pages)
+
+
+class MeterScan(PageScan[MeterT]):
+    """GET /meters (the active ones, or the archived), page by page, as `model`."""
+
+    def __init__(
+        self,
+        client: DodoClient,
+        model: type[MeterT],
+        *,
+        archived: bool = False,
+        api_key: SecretStr | None = None,
+        page_size: int = MAX_METERS_PAGE_SIZE,
+        max_pages: int = MAX_PAGES_PER_SCAN,
+    ) -> None:
+        async def fetch(page_number: int, size: int) -> list[MeterT]:
+            query = ListMetersQuery(page_size=size, page_number=page_number, archived=archived)
+            return await client.list_meters(query, api_key=api_key, model=model)
+
+        super().__init__(client, Operation.LIST_METERS, fetch, what="meters", page_size=page_size, max_pages=max_pages)

@@ -40,9 +40,11 @@ class ToolResult:
     is_error: bool = False
 
 
-def success(model: BaseModel, text: str | None = None) -> ToolResult:
-    """structuredContent plus a compact JSON copy of it (or `text`) for clients that read only text."""
-    data = model.model_dump(mode="json")
+def success(model: BaseModel, text: str | None = None, *, exclude_unset: bool = False) -> ToolResult:
+    """structuredContent plus a compact JSON copy of it (or `text`) for clients that read only text.
+
+    `exclude_unset` leaves out the optional fields this answer never set (a shape's other variant's)."""
+    data = model.model_dump(mode="json", exclude_unset=exclude_unset)
     return ToolResult(text if text is not None else to_json(data).decode(), data)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Generic, TypeVar
 
 import anyio
@@ -19,7 +20,8 @@ from dodo_mcp.api.errors import DodoError
 from dodo_mcp.api.meter_engine import as_number, evaluate
 from dodo_mcp.api.meters import Meter
 from dodo_mcp.api.models import Event
-from dodo_mcp.tools.models import ExplainMeterMatchArguments, MatchReason, MeterMatch
+from dodo_mcp.api.paging import MeterScan
+from dodo_mcp.tools.models import ExplainMeterMatchArguments, MatchReason, MeterMatch, MeterVerdict
 
 T = TypeVar("T")
 
@@ -83,7 +85,10 @@ def _match(event: Event, meter: Meter, name: str) -> MeterMatch:
 async def explain(
     client: DodoClient, arguments: ExplainMeterMatchArguments, *, api_key: SecretStr | None = None
 ) -> MeterMatch:
-    """Fetch the event and the meter (two requests, concurrently) and explain the match."""
+    """With a meter_id: fetch the event and the meter (concurrently) and explain the match. Without: check the
+    event against every active meter, paging GET /meters within the same bounds as summarize_events."""
+    if arguments.meter_id is None:
+        return await _explain_all(client, arguments.event_id, api_key)
     event: _Fetched[Event] = _Fetched()
     meter: _Fetched[Meter] = _Fetched()
     async with anyio.create_task_group() as group:
@@ -91,6 +96,58 @@ async def explain(
         group.start_soon(meter.fetch, functools.partial(client.retrieve_meter, arguments.meter_id, api_key=api_key))
     # One answer: a missing event is reported before a missing meter.
     return explain_match(event.result(), meter.result())
+
+
+async def _explain_all(client: DodoClient, event_id: str, api_key: SecretStr | None) -> MeterMatch:
+    event: Event = await client.retrieve_event(event_id, api_key=api_key)
+    scan = MeterScan(client, Meter, api_key=api_key)
+    verdicts: list[tuple[Meter, MeterMatch]] = []
+    async with aclosing(scan.pages()) as pages:
+        async for meters in pages:
+            verdicts += [(meter, explain_match(event, meter)) for meter in meters]
+    counting = [(meter, match) for meter, match in verdicts if match.matched]
+    others = [(meter, match) for meter, match in verdicts if not match.matched]
+    lines = [f"{len(counting)} of {len(verdicts)} active meters count event {event.event_id!r}."]
+    lines += [f"- {match.explanation}" for _, match in counting]
+    lines += [f"- {match.explanation}" for _, match in others]
+    if not scan.complete:
+        lines.append(
+            f"Only the first {len(verdicts)} meters were checked (the scan stopped: {_stopped(scan)}); pass meter_id "
+            "to check another."
+        )
+    if not verdicts:
+        lines = ["No active meter exists, so nothing counts this event. Create a meter for its event_name."]
+    # The summary's reason and clause are the nearest miss's: a meter of the event's own event_name.
+    nearest = next((match for meter, match in others if meter.event_name == event.event_name), None)
+    top = counting[0][1] if counting else nearest or (others[0][1] if others else None)
+    return MeterMatch(
+        matched=bool(counting),
+        reason=top.reason if top is not None else "no_meter",
+        failed_clause=None if counting or top is None else top.failed_clause,
+        explanation="\n".join(lines),
+        contributes=None,
+        meters=[
+            MeterVerdict(
+                meter_id=meter.id,
+                name=meter.name,
+                matched=match.matched,
+                reason=match.reason,
+                failed_clause=match.failed_clause,
+                contributes=match.contributes,
+            )
+            for meter, match in counting + others
+        ],
+        complete=scan.complete,
+    )
+
+
+def _stopped(scan: MeterScan[Meter]) -> str:
+    stop = scan.stopped
+    if stop is None:
+        return "no reason given"
+    return {"page_limit": f"{stop.page_number} pages", "time_limit": "out of time", "page_failed": "a page failed"}[
+        stop.reason
+    ]
 
 
 class _Fetched(Generic[T]):

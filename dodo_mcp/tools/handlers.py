@@ -155,4 +155,5 @@ async def summarize_events(context: ToolContext, call: ToolCall) -> ToolResult:
 
 async def explain_meter_match(context: ToolContext, call: ToolCall) -> ToolResult:
     arguments = validate_arguments(ExplainMeterMatchArguments, call.arguments, tool=TOOL_EXPLAIN_METER_MATCH)
-    return success(await explain(context.client, arguments, api_key=context.api_key(call)))
+    # With a meter_id the answer is today's single verdict; `meters` and `complete` only come without one.
+    return success(await explain(context.client, arguments, api_key=context.api_key(call)), exclude_unset=True)

@@ -304,23 +304,38 @@ class EventSummary(BaseModel):
 class ExplainMeterMatchArguments(ToolArguments):
     tool_title = "Explain a meter match"
     tool_description = (
-        "Say whether a meter counts an event, checking the meter's event_name and filter locally; if not, "
-        "name the first failing condition and why (missing key, type mismatch or failed comparison)."
+        "Say whether a meter counts an event (without meter_id: which active meters do), checking event_name and "
+        "filter locally; if not, name the first failing condition and why (missing key, type mismatch or failed "
+        "comparison)."
     )
 
     event_id: EventId = Field(description="Case-sensitive")
-    meter_id: MeterId = Field(description="The meter's id")
+    meter_id: MeterId | None = Field(default=None, description="Omit to check every active meter")
 
 
-MatchReason = Literal["matched", "event_name_mismatch", "missing_key", "type_mismatch", "comparison_failed"]
+# "no_meter": without meter_id, and no active meter exists.
+MatchReason = Literal["matched", "event_name_mismatch", "missing_key", "type_mismatch", "comparison_failed", "no_meter"]
+
+
+class MeterVerdict(BaseModel):
+    """One meter's answer, when explain_meter_match checks every active meter."""
+
+    meter_id: str = Field(description="The meter")
+    name: str = Field(description="Its name")
+    matched: bool = Field(description="Whether it counts the event")
+    reason: MatchReason = Field(description="What failed first")
+    failed_clause: str | None = Field(description="e.g. clauses[1][0]")
+    contributes: int | float | None = Field(description="What the event adds to it")
 
 
 class MeterMatch(BaseModel):
-    matched: bool = Field(description="Whether the meter counts the event")
-    reason: MatchReason = Field(description="What failed first")
+    matched: bool = Field(description="Whether the meter (any, without meter_id) counts the event")
+    reason: MatchReason = Field(description="What failed first (for one meter)")
     failed_clause: str | None = Field(description="e.g. clauses[1][0]")
     explanation: str = Field(description="Why, and what to change")
     contributes: int | float | None = Field(description="What the event adds to the meter's value")
+    meters: list[MeterVerdict] | None = Field(default=None, description="Without meter_id: each active meter")
+    complete: bool = Field(default=True, description="False: not every meter was checked")
 
 
 # list_meters
