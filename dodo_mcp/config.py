@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from dodo_mcp.api.limits import MAX_EVENTS_PER_REQUEST
+from dodo_mcp.api.limits import MAX_EVENTS_PER_REQUEST, REQUESTS_PER_MINUTE
 
 Environment = Literal["test_mode", "live_mode"]
 
@@ -124,6 +124,8 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     ingest_batch_size: int = DEFAULT_INGEST_BATCH_SIZE
     ingest_concurrency: int = DEFAULT_INGEST_CONCURRENCY
+    # Dodo's rate limit per key (its documented 100 a minute), which paging scans share (api/budget.py).
+    requests_per_minute: int = REQUESTS_PER_MINUTE
     # Set by the sandbox: the API is served in-process rather than over the network.
     sandbox: bool = field(default=False)
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import to_json
 
 from dodo_mcp import __version__
+from dodo_mcp.api.budget import RequestBudget
 from dodo_mcp.api.errors import (
     ConfigurationError,
     DodoError,
@@ -110,6 +111,8 @@ class DodoClient:
         self._sleep = sleep
         self._clock = clock
         self._draw = draw
+        # Every request is counted, so the scans that page share what Dodo's rate limit leaves.
+        self.budget = RequestBudget(settings.requests_per_minute, clock)
         self._http: httpx2.AsyncClient | None = None
         self._users = 0
 
@@ -235,6 +238,7 @@ class DodoClient:
         retries = self.retry_policy.max_retries
         unknown = False  # whether an earlier attempt may have taken effect
         for attempt in range(retries + 1):
+            self.budget.record(key.get_secret_value())
             outcome, wait_headers = await self._attempt(http, call, headers, deadline_at - self._clock(), info, attempt)
             if isinstance(outcome, httpx2.Response):
                 return Sent(outcome, attempt + 1, unknown)

@@ -33,7 +33,7 @@ MAX_PAGES_PER_SCAN = REQUESTS_PER_MINUTE // 2
 MIN_PAGE_INTERVAL_S = 1.1 / BURST_PER_SECOND
 DEADLINE_SHARE = 0.8
 
-StopReason = Literal["page_limit", "time_limit", "page_failed"]
+StopReason = Literal["page_limit", "request_budget", "time_limit", "page_failed"]
 ItemT = TypeVar("ItemT")
 
 
@@ -62,6 +62,7 @@ class PageScan(Generic[ItemT]):
         fetch: Callable[[int, int], Awaitable[list[ItemT]]],
         *,
         what: str,
+        api_key: SecretStr | None = None,
         page_size: int = MAX_PAGE_SIZE,
         max_pages: int = MAX_PAGES_PER_SCAN,
     ) -> None:
@@ -72,6 +73,14 @@ class PageScan(Generic[ItemT]):
         self._fetch = fetch  # (page_number, page_size) -> the page's items
         self._what = what
         self.page_size = page_size
+        # What the trailing minute leaves decides as much as the fixed bound: half of it, so the next
+        # scan or call still gets through (api/budget.py). Not against the sandbox, which has no rate limit.
+        self.budgeted = False
+        if not client.settings.sandbox:
+            key = client.check_api_key(api_key).get_secret_value()
+            share = client.budget.share(key, max_pages)
+            self.budgeted = share < max_pages
+            max_pages = share
         self.max_pages = max_pages
         self.complete = False
         self.stopped: ScanStop | None = None
@@ -95,7 +104,7 @@ class PageScan(Generic[ItemT]):
             if len(items) < self.page_size:
                 self.complete = True
                 return
-        self.stopped = ScanStop("page_limit", self.max_pages)
+        self.stopped = ScanStop("request_budget" if self.budgeted else "page_limit", self.max_pages)
 
     async def _page(self, page_number: int) -> list[ItemT] | None:
         """One page, or None (with `stopped` set) when it failed or did not come in time; the first page's

@@ -145,9 +145,12 @@ def _stopped(scan: MeterScan[Meter]) -> str:
     stop = scan.stopped
     if stop is None:
         return "no reason given"
-    return {"page_limit": f"{stop.page_number} pages", "time_limit": "out of time", "page_failed": "a page failed"}[
-        stop.reason
-    ]
+    return {
+        "page_limit": f"{stop.page_number} pages",
+        "request_budget": f"its share of this minute's requests, {stop.page_number} pages",
+        "time_limit": "out of time",
+        "page_failed": "a page failed",
+    }[stop.reason]
 
 
 class _Fetched(Generic[T]):

@@ -198,6 +198,11 @@ async def summarize(
 def _stop_reason(stop: ScanStop) -> str:
     if stop.reason == "page_limit":
         return f"it reached the limit of {stop.page_number} pages per call (Dodo allows {REQUESTS_PER_MINUTE} requests a minute)"
+    if stop.reason == "request_budget":
+        return (
+            f"it used its share ({stop.page_number} pages) of the requests Dodo's rate limit leaves this minute "
+            f"({REQUESTS_PER_MINUTE} a minute, shared by every call)"
+        )
     if stop.reason == "time_limit":
         return "it reached this call's time limit"
     assert stop.error is not None
