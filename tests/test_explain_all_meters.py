@@ -125,3 +125,31 @@ async def test_no_active_meter_and_the_requests_made(dodo: DodoDouble) -> None:
         "complete": True,
     }
     assert not result.is_error, text_of(result)
+
+
+async def test_a_scan_cut_short_says_how_many_meters_were_checked_and_why(dodo: DodoDouble) -> None:
+    meters = [
+        {
+            "id": f"mtr_{i}",
+            "business_id": "bus_1",
+            "name": f"m{i}",
+            "event_name": "upload",
+            "aggregation": {"type": "count"},
+            "measurement_unit": "calls",
+            "created_at": "2026-11-26T10:31:00Z",
+            "updated_at": "2026-11-26T10:31:00Z",
+        }
+        for i in range(100)
+    ]
+    dodo.script(Reply(body=EVENT), Reply(body={"items": meters}))
+    # 4 a minute: the event took 1, so the meter scan may take half of the 3 left, one page of 100.
+    async with tool_session(dodo_settings(dodo.url, requests_per_minute=4)) as session:
+        result = await session.call("explain_meter_match", {"event_id": "evt_1"})
+    assert result.structured_content is not None
+    assert (result.structured_content["complete"], len(result.structured_content["meters"])) == (False, 100)
+    assert result.structured_content["explanation"].splitlines()[-1] == (
+        "Only the first 100 meters were checked: the scan stopped because it used its share (1 pages) of the "
+        "requests Dodo's rate limit leaves this minute (100 a minute, shared by every call). Pass meter_id to "
+        "check another."
+    )
+    assert len(dodo.requests) == 2

@@ -21,6 +21,7 @@ from dodo_mcp.api.meter_engine import as_number, evaluate
 from dodo_mcp.api.meters import Meter
 from dodo_mcp.api.models import Event
 from dodo_mcp.api.paging import MeterScan
+from dodo_mcp.tools.messages import stop_reason
 from dodo_mcp.tools.models import ExplainMeterMatchArguments, MatchReason, MeterMatch, MeterVerdict
 
 T = TypeVar("T")
@@ -110,10 +111,10 @@ async def _explain_all(client: DodoClient, event_id: str, api_key: SecretStr | N
     lines = [f"{len(counting)} of {len(verdicts)} active meters count event {event.event_id!r}."]
     lines += [f"- {match.explanation}" for _, match in counting]
     lines += [f"- {match.explanation}" for _, match in others]
-    if not scan.complete:
+    if scan.stopped is not None:
         lines.append(
-            f"Only the first {len(verdicts)} meters were checked (the scan stopped: {_stopped(scan)}); pass meter_id "
-            "to check another."
+            f"Only the first {len(verdicts)} meters were checked: the scan stopped because {stop_reason(scan.stopped)}. "
+            "Pass meter_id to check another."
         )
     if not verdicts:
         lines = ["No active meter exists, so nothing counts this event. Create a meter for its event_name."]
@@ -139,18 +140,6 @@ async def _explain_all(client: DodoClient, event_id: str, api_key: SecretStr | N
         ],
         complete=scan.complete,
     )
-
-
-def _stopped(scan: MeterScan[Meter]) -> str:
-    stop = scan.stopped
-    if stop is None:
-        return "no reason given"
-    return {
-        "page_limit": f"{stop.page_number} pages",
-        "request_budget": f"its share of this minute's requests, {stop.page_number} pages",
-        "time_limit": "out of time",
-        "page_failed": "a page failed",
-    }[stop.reason]
 
 
 class _Fetched(Generic[T]):

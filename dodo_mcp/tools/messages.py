@@ -21,6 +21,7 @@ from dodo_mcp.api.errors import (
     ScanTimeout,
 )
 from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
+from dodo_mcp.api.paging import ScanStop
 from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, ENVIRONMENT_ENV
 
 # Why re-sending events is always safe; every hint that says so says it in these words.
@@ -164,3 +165,18 @@ _STATUS_HINTS: tuple[tuple[Callable[[DodoAPIError], bool], Callable[[DodoAPIErro
     (lambda error: error.status in (400, 422), _rejected),
     (lambda error: error.status >= 500, _server_error),
 )
+
+
+def stop_reason(stop: ScanStop) -> str:
+    """Why a scan ended early, as the rest of "the scan stopped because ..."."""
+    if stop.reason == "page_limit":
+        return f"it reached the limit of {stop.page_number} pages per call (Dodo allows {REQUESTS_PER_MINUTE} requests a minute)"
+    if stop.reason == "request_budget":
+        return (
+            f"it used its share ({stop.page_number} pages) of the requests Dodo's rate limit leaves this minute "
+            f"({REQUESTS_PER_MINUTE} a minute, shared by every call)"
+        )
+    if stop.reason == "time_limit":
+        return "it reached this call's time limit"
+    assert stop.error is not None
+    return f"page {stop.page_number} failed: {stop.error.message}"

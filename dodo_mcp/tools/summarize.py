@@ -24,12 +24,12 @@ from pydantic import SecretStr
 from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
-from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
 from dodo_mcp.api.meter_engine import aggregate
 from dodo_mcp.api.meters import MeterAggregation
 from dodo_mcp.api.models import Event, Scalar
-from dodo_mcp.api.paging import EventScan, ScanStop
+from dodo_mcp.api.paging import EventScan
 from dodo_mcp.api.timestamps import parse_rfc3339
+from dodo_mcp.tools.messages import stop_reason
 from dodo_mcp.tools.models import (
     MAX_SCAN_EVENTS,
     TIME_DIMENSIONS,
@@ -183,7 +183,7 @@ async def summarize(
     if reached_max:
         stopped = f"it reached max_events ({arguments.max_events})"
     elif scan.stopped is not None:
-        stopped = _stop_reason(scan.stopped)
+        stopped = stop_reason(scan.stopped)
     return EventSummary(
         aggregation=describe_aggregation(aggregation),
         groups=groups,
@@ -193,20 +193,6 @@ async def summarize(
         oldest_scanned=None if complete else tally.oldest,
         omitted_groups=omitted,
     )
-
-
-def _stop_reason(stop: ScanStop) -> str:
-    if stop.reason == "page_limit":
-        return f"it reached the limit of {stop.page_number} pages per call (Dodo allows {REQUESTS_PER_MINUTE} requests a minute)"
-    if stop.reason == "request_budget":
-        return (
-            f"it used its share ({stop.page_number} pages) of the requests Dodo's rate limit leaves this minute "
-            f"({REQUESTS_PER_MINUTE} a minute, shared by every call)"
-        )
-    if stop.reason == "time_limit":
-        return "it reached this call's time limit"
-    assert stop.error is not None
-    return f"page {stop.page_number} failed: {stop.error.message}"
 
 
 def _note(arguments: SummarizeEventsArguments, tally: _Tally, stopped: str | None, omitted: int) -> str | None:
