@@ -142,7 +142,15 @@ class EventScan(PageScan[Event]):
         async def fetch(page_number: int, size: int) -> list[Event]:
             return await client.list_events(filters.page(page_number, size), api_key=api_key)
 
-        super().__init__(client, Operation.LIST_EVENTS, fetch, what="events", page_size=page_size, max_pages=max_pages)
+        super().__init__(
+            client,
+            Operation.LIST_EVENTS,
+            fetch,
+            what="events",
+            api_key=api_key,
+            page_size=page_size,
+            max_pages=max_pages,
+        )
 
 
 class MeterScan(PageScan[MeterT]):
@@ -162,4 +170,12 @@ class MeterScan(PageScan[MeterT]):
             query = ListMetersQuery(page_size=size, page_number=page_number, archived=archived)
             return await client.list_meters(query, api_key=api_key, model=model)
 
-        super().__init__(client, Operation.LIST_METERS, fetch, what="meters", page_size=page_size, max_pages=max_pages)
+        super().__init__(
+            client,
+            Operation.LIST_METERS,
+            fetch,
+            what="meters",
+            api_key=api_key,
+            page_size=page_size,
+            max_pages=max_pages,
+        )
