@@ -15,6 +15,11 @@ from collections.abc import Callable
 WINDOW_S = 60.0
 
 
+def key_digest(key: str) -> str:
+    """A short digest that tells keys apart, for what is kept per key: no key is kept in the clear."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class RequestBudget:
     """Requests made in the trailing minute, per key, and what a scan may still spend."""
 
@@ -36,8 +41,7 @@ class RequestBudget:
         return max(1, min(most, self.remaining(key) // 2))
 
     def _window(self, key: str) -> deque[float]:
-        # Keyed by a digest: the budget keeps no key in the clear.
-        sent = self._sent.setdefault(hashlib.sha256(key.encode()).hexdigest()[:16], deque())
+        sent = self._sent.setdefault(key_digest(key), deque())
         horizon = self._clock() - WINDOW_S
         while sent and sent[0] <= horizon:
             sent.popleft()

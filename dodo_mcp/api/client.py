@@ -214,6 +214,10 @@ class DodoClient:
             raise ConfigurationError(self.settings.environment)
         return self.settings.api_key
 
+    def now(self) -> float:
+        """This client's clock (monotonic seconds), which its deadlines and its request budget read too."""
+        return self._clock()
+
     def deadline_from_now(self) -> float:
         """The absolute deadline for a call starting now, on this client's clock."""
         return self._clock() + self.settings.deadline_s
