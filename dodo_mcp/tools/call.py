@@ -68,3 +68,11 @@ class ToolDefinition:
     # The four MCP hints, by their snake_case names (read_only_hint, destructive_hint, ...).
     hints: Mapping[str, bool]
     answer: Callable[[ToolCall], Awaitable[ToolResult]]
+
+
+class RequestHeaders(Protocol):
+    """Any request as far as its HTTP headers go: a tool call, a completion request."""
+
+    def header(self, name: str) -> str | None:
+        """A header of the HTTP request that carried it (None over stdio, or when absent)."""
+        ...

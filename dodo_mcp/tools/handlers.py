@@ -23,7 +23,7 @@ from dodo_mcp.api.errors import DodoError
 from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
-from dodo_mcp.tools.call import ToolCall, ToolResult, failure, success
+from dodo_mcp.tools.call import RequestHeaders, ToolCall, ToolResult, failure, success
 from dodo_mcp.tools.explain import explain
 from dodo_mcp.tools.ingest import ingest, ingest_answer
 from dodo_mcp.tools.list_text import page_text
@@ -65,8 +65,8 @@ class ToolContext:
     # Secrets besides the Dodo keys that no result may carry: the HTTP transport's auth token.
     secrets: tuple[str, ...] = ()
 
-    def api_key(self, call: ToolCall) -> SecretStr | None:
-        """The calling client's own Dodo key, only when the operator opted in; used for this call only."""
+    def api_key(self, call: RequestHeaders) -> SecretStr | None:
+        """The calling client's own Dodo key, only when the operator opted in; used for this request only."""
         if not self.per_client_api_key:
             return None
         value = call.header(PER_CLIENT_KEY_HEADER)

@@ -227,24 +227,14 @@ def prompt_request_problem(tools: Collection[str], name: str, arguments: Mapping
     The SDK's own answers are a bare 'Internal server error' (and a traceback on stderr) for all of these.
     """
     served = {spec.name: render for spec, render in served_prompts(tools)}
-    offered = f"This server offers: {', '.join(served)}." if served else "This server offers no prompts."
     if name not in served:
-        spec = next((spec for spec in PROMPTS if spec.name == name), None)
-        if spec is None:
-            return f"There is no prompt {name!r}. {offered}"
-        missing_tools = ", ".join(sorted(spec.needs - set(tools)))
-        return (
-            f"The prompt {name!r} is not offered here: it needs the tools {missing_tools}, which this server does not "
-            f"serve (see --tools and --read-only). {offered}"
-        )
+        return prompt_name_problem(tools, name)
     expected = prompt_arguments(served[name])
     given = arguments or {}
     problems = []
     unknown = [argument for argument in given if argument not in {a.name for a in expected}]
     if unknown:
-        listed = _names([a.name if a.required else f"{a.name} (optional)" for a in expected], quote=False)
-        plural = "arguments" if len(unknown) > 1 else "argument"
-        problems.append(f"The prompt {name!r} has no {plural} {_names(unknown)}; its arguments are {listed}.")
+        problems.append(unknown_arguments_problem(name, unknown, expected))
     absent = [
         argument
         for argument in expected
@@ -259,6 +249,29 @@ def prompt_request_problem(tools: Collection[str], name: str, arguments: Mapping
             f"{described} Fill {'them' if several else 'it'} in and get the prompt again."
         )
     return " ".join(problems) or None
+
+
+def prompt_name_problem(tools: Collection[str], name: str) -> str | None:
+    """Why `name` is not a prompt a server serving `tools` offers, naming those it does; None when it is."""
+    served = [spec.name for spec, _ in served_prompts(tools)]
+    if name in served:
+        return None
+    offered = f"This server offers: {', '.join(served)}." if served else "This server offers no prompts."
+    spec = next((spec for spec in PROMPTS if spec.name == name), None)
+    if spec is None:
+        return f"There is no prompt {name!r}. {offered}"
+    missing_tools = ", ".join(sorted(spec.needs - set(tools)))
+    return (
+        f"The prompt {name!r} is not offered here: it needs the tools {missing_tools}, which this server does not "
+        f"serve (see --tools and --read-only). {offered}"
+    )
+
+
+def unknown_arguments_problem(name: str, unknown: list[str], expected: list[PromptArgument]) -> str:
+    """That the prompt `name` has none of the arguments `unknown`, and which it has."""
+    listed = _names([a.name if a.required else f"{a.name} (optional)" for a in expected], quote=False)
+    plural = "arguments" if len(unknown) > 1 else "argument"
+    return f"The prompt {name!r} has no {plural} {_names(unknown)}; its arguments are {listed}."
 
 
 def _names(names: list[str], *, quote: bool = True) -> str:
