@@ -17,10 +17,15 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
 - `advertise_what_is_served`: MCPServer registers handlers for tools, prompts and resources whatever
   it serves, and the SDK advertises a capability for every handler. A middleware (the SDK's own hook
   around initialization) drops each capability that has nothing registered, when a client asks.
+- `serve_completions`: completion/complete answered by the tools layer's Completer. MCPServer's own
+  `@completion()` decorator hands its function the reference, the argument and the context, but not
+  the request, so not its headers; a per-client Dodo key travels in one. The handler is registered on
+  the low-level server as that decorator does it, with the request context kept.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -31,9 +36,21 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    PromptReference,
+    TextContent,
+    ToolAnnotations,
+)
 
 from dodo_mcp.tools.call import ToolDefinition, ToolResult
+from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
+
+logger = logging.getLogger(__name__)
 
 
 class SdkToolCall:
@@ -94,8 +111,13 @@ async def run_server_loop(
     outgoing: MemoryObjectSendStream[SessionMessage],
 ) -> None:
     """Serve one session of `server` over the message streams, with the SDK's own loop and handlers."""
-    lowlevel = server._lowlevel_server
+    lowlevel = _lowlevel(server)
     await lowlevel.run(incoming, outgoing, lowlevel.create_initialization_options())
+
+
+def _lowlevel(server: MCPServer[Any]) -> Any:
+    """The low-level server under MCPServer, which runs the loop and holds the request handlers."""
+    return server._lowlevel_server
 
 
 # What is wrong with a prompts/get of (name, arguments), in words for the client; None when nothing is.
@@ -141,10 +163,12 @@ async def _serves_resources(server: MCPServer[Any]) -> bool:
 
 
 # Each capability MCPServer advertises whatever it serves, and whether anything is registered under it.
+# Completion completes the prompts' arguments (no resource template is served), so it goes with them.
 _REGISTERED: dict[str, Callable[[MCPServer[Any]], Awaitable[bool]]] = {
     "tools": _serves_tools,
     "prompts": _serves_prompts,
     "resources": _serves_resources,
+    "completions": _serves_prompts,
 }
 # The answers that carry the server's capabilities: the handshake, and the 2026-07-28 discovery.
 _CAPABILITY_METHODS = ("initialize", "server/discover")
@@ -176,8 +200,69 @@ class _AdvertiseWhatIsServed:
 
 
 def advertise_what_is_served(server: MCPServer[Any]) -> None:
-    """Advertise only the capabilities (tools, prompts, resources) under which something is registered."""
+    """Advertise only the capabilities (tools, prompts, resources, completions) under which something is
+    registered."""
     server.middleware.append(_AdvertiseWhatIsServed(server))
+
+
+class SdkCompletionRequest:
+    """tools.completion.CompletionRequest over the SDK's request context and the validated params."""
+
+    def __init__(self, ctx: ServerRequestContext[Any, Any], params: CompleteRequestParams) -> None:
+        self._ctx = ctx
+        self._params = params
+
+    @property
+    def prompt(self) -> str | None:
+        ref = self._params.ref
+        return ref.name if isinstance(ref, PromptReference) else None
+
+    @property
+    def resource(self) -> str | None:
+        ref = self._params.ref
+        return None if isinstance(ref, PromptReference) else ref.uri
+
+    @property
+    def argument(self) -> str:
+        return self._params.argument.name
+
+    @property
+    def value(self) -> str:
+        return self._params.argument.value
+
+    @property
+    def chosen(self) -> Mapping[str, str]:
+        context = self._params.context
+        return (context.arguments if context is not None else None) or {}
+
+    def header(self, name: str) -> str | None:
+        headers = getattr(self._ctx.request, "headers", None)
+        value = headers.get(name) if headers is not None else None
+        return value if isinstance(value, str) else None
+
+
+Complete = Callable[[CompletionRequest], Awaitable[CompletionAnswer]]
+
+
+def serve_completions(server: MCPServer[Any], complete: Complete) -> None:
+    """Answer completion/complete with `complete`: its values, CompletionRefused as INVALID_PARAMS with its words.
+
+    Nothing else comes back as an error: a crash of ours answers no values (and logs the traceback on stderr),
+    never a JSON-RPC internal error.
+    """
+
+    async def handler(ctx: ServerRequestContext[Any, Any], params: CompleteRequestParams) -> CompleteResult:
+        try:
+            answer = await complete(SdkCompletionRequest(ctx, params))
+        except CompletionRefused as refused:
+            raise MCPError(INVALID_PARAMS, str(refused)) from None
+        except Exception:
+            logger.exception("completion of %r crashed; answering no values", params.argument.name)
+            answer = CompletionAnswer()
+        completion = Completion(values=list(answer.values), total=answer.total, has_more=answer.has_more)
+        return CompleteResult(completion=completion)
+
+    _lowlevel(server).add_request_handler("completion/complete", CompleteRequestParams, handler)
 
 
 def authenticated_caller(identity: str) -> Any:

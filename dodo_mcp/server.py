@@ -27,7 +27,8 @@ from dodo_mcp.api.limits import (
     MAX_PAGE_SIZE,
 )
 from dodo_mcp.config import Settings
-from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool
+from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool, serve_completions
+from dodo_mcp.tools.completion import Completer
 from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.messages import IDEMPOTENT
 from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
@@ -154,5 +155,6 @@ def build_server(
     for spec, render in served_prompts(tools):
         server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
     check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
+    serve_completions(server, Completer(context, tools).complete)
     advertise_what_is_served(server)
     return server

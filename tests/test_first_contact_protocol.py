@@ -46,8 +46,9 @@ REFUSED = [
         "end and meter_id (optional).",
     ),
 ]
-# Every session of this server advertises exactly these: it serves tools and prompts, nothing else.
-TOOLS_AND_PROMPTS = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}}
+# Every session of this server advertises exactly these: it serves tools, prompts and their arguments'
+# completion, nothing else.
+TOOLS_AND_PROMPTS = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}, "completions": {}}
 
 
 def advertised(session: Session) -> dict[str, Any]:
@@ -102,7 +103,7 @@ async def test_over_stdio_a_bad_prompts_get_logs_no_traceback(mode: str) -> None
 async def test_in_process_the_capabilities_are_the_tools_and_the_prompts(mode: str) -> None:
     async with sandbox_session(mode=mode) as session:
         assert advertised(session) == TOOLS_AND_PROMPTS
-    # With no prompt's tools served, no prompts are served, nor advertised.
+    # With no prompt's tools served, no prompts are served, nor advertised, nor completion of their arguments.
     async with sandbox_session(tools=["list_events"], mode=mode) as session:
         assert advertised(session) == {"tools": {"listChanged": False}}
         assert (await session.client.list_prompts()).prompts == []
@@ -130,5 +131,5 @@ async def test_a_resource_registered_later_is_advertised(mode: str) -> None:
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True, mode="json")
         listed = await client.list_resources()
-    assert sorted(capabilities) == ["prompts", "resources", "tools"]
+    assert sorted(capabilities) == ["completions", "prompts", "resources", "tools"]
     assert [str(resource.uri) for resource in listed.resources] == ["ui://dodo/usage"]
