@@ -1,9 +1,10 @@
 """`dodo-mcp demo`: watch a real MCP client drive every tool against the local sandbox.
 
-It creates a throwaway sandbox database with one meter (through the sandbox's own
-POST /meters, as you would against Dodo), starts `dodo-mcp --sandbox` on it as a
-subprocess, connects over stdio with the MCP SDK's client, and prints each call
-and its result. No account, no key and no network are involved.
+It creates a throwaway sandbox database with one meter, a product that prices it and the
+customer's subscription (through the sandbox's own POST /meters, /products and /subscriptions,
+as you would against Dodo), starts `dodo-mcp --sandbox` on it as a subprocess, connects over
+stdio with the MCP SDK's client, and prints each call and its result. No account, no key and no
+network are involved.
 """
 
 from __future__ import annotations
@@ -33,19 +34,60 @@ METER = {
 }
 
 
-async def create_meter(db: Path) -> str:
+# The customer's plan: $10 a month, the meter's first 1,000 tokens free, then half a cent a token.
+PLAN_FREE_TOKENS = 1000
+PLAN_PRICE_PER_TOKEN = "0.5"
+BILLING_ADDRESS = {"country": "US", "state": "CA", "city": "San Francisco", "street": "1 Market St", "zipcode": "94105"}
+
+
+async def create_billing(db: Path, subscribed_at: datetime) -> tuple[str, str]:
+    """The meter, a usage-based product pricing it, and cus_ada's subscription from `subscribed_at`: their ids."""
     store = open_store(db)
     try:
-        transport = httpx2.ASGITransport(app=create_app(store))
-        async with httpx2.AsyncClient(transport=transport, base_url=SANDBOX_BASE_URL) as http:
-            response = await http.post(
-                "/meters", json=METER, headers={"Authorization": f"Bearer {DEFAULT_SANDBOX_API_KEY}"}
+        transport = httpx2.ASGITransport(app=create_app(store, clock=lambda: subscribed_at))
+        headers = {"Authorization": f"Bearer {DEFAULT_SANDBOX_API_KEY}"}
+        async with httpx2.AsyncClient(transport=transport, base_url=SANDBOX_BASE_URL, headers=headers) as http:
+            meter = await http.post("/meters", json=METER)
+            meter.raise_for_status()
+            meter_id: str = meter.json()["id"]
+            component = {
+                "meter_id": meter_id,
+                "price_per_unit": PLAN_PRICE_PER_TOKEN,
+                "free_threshold": PLAN_FREE_TOKENS,
+            }
+            product = await http.post("/products", json=_plan(component))
+            product.raise_for_status()
+            customer = {"customer_id": "cus_ada"}
+            subscription = await http.post(
+                "/subscriptions",
+                json={
+                    "product_id": product.json()["product_id"],
+                    "quantity": 1,
+                    "customer": customer,
+                    "billing": BILLING_ADDRESS,
+                },
             )
-            response.raise_for_status()
-            meter_id: str = response.json()["id"]
-            return meter_id
+            subscription.raise_for_status()
+            subscription_id: str = subscription.json()["subscription_id"]
+            return meter_id, subscription_id
     finally:
         store.close()
+
+
+def _plan(component: dict[str, Any]) -> dict[str, Any]:
+    price = {
+        "type": "usage_based_price",
+        "currency": "USD",
+        "fixed_price": 1000,
+        "discount": 0,
+        "purchasing_power_parity": False,
+        "payment_frequency_count": 1,
+        "payment_frequency_interval": "Month",
+        "subscription_period_count": 12,
+        "subscription_period_interval": "Month",
+        "meters": [component],
+    }
+    return {"name": "API plan", "tax_category": "saas", "price": price}
 
 
 def _events(now: datetime) -> list[dict[str, Any]]:
@@ -120,7 +162,8 @@ async def run_demo(out: TextIO, now: datetime | None = None) -> None:
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="dodo-mcp-demo-") as folder:
         db = Path(folder) / "sandbox.sqlite3"
-        meter_id = await create_meter(db)
+        # Subscribed an hour ago, so the events just sent fall in its first billing period.
+        meter_id, subscription_id = await create_billing(db, now - timedelta(hours=1))
         params = StdioServerParameters(
             command=sys.executable,
             args=["-m", "dodo_mcp", "--sandbox", "--sandbox-db", str(db), "--log-level", "WARNING"],
@@ -156,11 +199,17 @@ async def run_demo(out: TextIO, now: datetime | None = None) -> None:
                 "explain_meter_match",
                 {"event_id": events[1]["event_id"], "meter_id": meter_id},
             ),
+            (
+                "What is the customer billed for it? (the first 1,000 tokens free, then half a cent each)",
+                "usage_history",
+                {"subscription_id": subscription_id},
+            ),
         ]
         async with Client(stdio_client(params)) as client:  # type: ignore[arg-type]
             tools = await client.list_tools()
             out.write(f"dodo-mcp --sandbox is running; its tools: {', '.join(t.name for t in tools.tools)}\n")
-            out.write(f"(a sandbox meter {meter_id} sums `tokens` of api_request events with model = large)\n")
+            out.write(f"(a sandbox meter {meter_id} sums `tokens` of api_request events with model = large;\n")
+            out.write(f" cus_ada's subscription {subscription_id} bills it)\n")
             for title, tool, arguments in steps:
                 result = await client.call_tool(tool, arguments)
                 out.write(f"\n## {title}\n{shown_call(tool, arguments)}")

@@ -39,6 +39,7 @@ from dodo_mcp.tools.names import (
     TOOL_LIST_METERS,
     TOOL_NAMES,
     TOOL_SUMMARIZE_EVENTS,
+    TOOL_USAGE_HISTORY,
 )
 from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
 from dodo_mcp.tools.registry import tool_definitions
@@ -104,6 +105,12 @@ paging list_events. If complete is false, follow its note.""")
         parts.append(
             "Meter ids (list_meters): the business's meters with their event_name, aggregation and filter; look "
             "a meter_id up there rather than asking the user for it."
+        )
+    if TOOL_USAGE_HISTORY in tools:
+        parts.append(
+            "What a customer is billed for usage (usage_history): a subscription's billing periods with each meter's "
+            "consumed, free and chargeable units and price; compare a period with summarize_events over the same "
+            "customer, meter_id and start/end to go from events to the bill."
         )
     parts.append("Errors come back as tool results that say what to fix; follow them rather than retrying blindly.")
     return "\n\n".join(parts)

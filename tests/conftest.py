@@ -34,6 +34,8 @@ from dodo_mcp.config import Settings
 from dodo_mcp.sandbox import open_store, sandbox_backend
 from dodo_mcp.server import build_server
 from dodo_mcp.tools.names import TOOL_NAMES
+from dodo_mcp.tools.registry import TOOL_SPECS
+from dodo_mcp.tools.schemas import result_contract
 from tests.dodo_double import DodoDouble
 
 # A key that must never appear in any output: every test's stderr, logs and tool results are checked.
@@ -127,7 +129,8 @@ class Session:
         return result
 
     async def _check_output(self, name: str, result: CallToolResult) -> None:
-        """structuredContent is what the tool's outputSchema says (the SDK does not check it for us)."""
+        """structuredContent is what the tool's outputSchema says (the SDK does not check it for us), and meets
+        the whole result contract (required fields and formats too, which the published schema leaves out)."""
         if result.structured_content is None:
             return
         if self._output_schemas is None:
@@ -136,6 +139,12 @@ class Session:
         schema = self._output_schemas.get(name)
         assert schema is not None, f"{name} returned structuredContent but publishes no outputSchema"
         jsonschema.validate(result.structured_content, schema)
+        if not result.is_error:
+            jsonschema.validate(
+                result.structured_content,
+                result_contract(TOOL_SPECS[name].result),
+                format_checker=jsonschema.FormatChecker(),
+            )
 
     @property
     def stderr(self) -> str:
@@ -234,4 +243,12 @@ def ingest_counts(
 
 
 # Every tool, exactly as tools/list must name them, in its order.
-ALL_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match", "list_meters"]
+ALL_TOOLS = [
+    "retrieve_event",
+    "list_events",
+    "ingest_events",
+    "summarize_events",
+    "explain_meter_match",
+    "list_meters",
+    "usage_history",
+]

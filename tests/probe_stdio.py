@@ -21,6 +21,7 @@ EXPECTED_TOOLS = [
     "summarize_events",
     "explain_meter_match",
     "list_meters",
+    "usage_history",
 ]
 TIMEOUT_S = 30
 

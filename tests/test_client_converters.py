@@ -50,8 +50,8 @@ def sandbox_args(db: Path) -> list[str]:
 
 
 @pytest.fixture
-async def seeded(tmp_path: Path) -> tuple[Path, str]:
-    """A sandbox database with the scenario's meter in it, and the meter's id."""
+async def seeded(tmp_path: Path) -> tuple[Path, scenario.Seeded]:
+    """A sandbox database with the scenario's meter and subscription in it, and their ids."""
     db = tmp_path / "sandbox.sqlite3"
     return db, await scenario.seed(db)
 
@@ -127,12 +127,12 @@ def argument_paths(value: Any, prefix: str = "") -> set[str]:
 
 @NEEDS_311
 async def test_google_genai_converts_every_tool_keeping_every_property_and_its_adapter_calls_them(
-    seeded: tuple[Path, str],
+    seeded: tuple[Path, scenario.Seeded],
 ) -> None:
     need_client("google.genai", "google-genai")
     from google.genai import _extra_utils, types
 
-    db, meter_id = seeded
+    db, seed = seeded
     params = StdioServerParameters(command=sys.executable, args=sandbox_args(db), env=server_env())
     async with (
         server_errlog() as errlog,
@@ -160,7 +160,7 @@ async def test_google_genai_converts_every_tool_keeping_every_property_and_its_a
             assert gemini_required(declaration.parameters) == schema_required(listed[name]), name
 
         # The model's function calls, answered by the adapter as automatic function calling does.
-        expected = scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), meter_id)
+        expected = scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), seed)
         for tool, arguments, _ in expected:
             parameters = declarations[tool].parameters
             assert argument_paths(arguments) <= gemini_paths(parameters), tool
@@ -215,14 +215,14 @@ def strict_verdict(input_schema: dict[str, Any], strict: Any) -> str:
 
 
 async def test_openai_agents_converts_every_tool_and_each_function_tool_calls_the_sandbox(
-    seeded: tuple[Path, str],
+    seeded: tuple[Path, scenario.Seeded],
 ) -> None:
     need_client("agents", "openai-agents")
     from agents import Agent, FunctionTool, RunContextWrapper
     from agents.mcp import MCPServerStdio, MCPServerStdioParams, MCPUtil
     from agents.tool_context import ToolContext
 
-    db, meter_id = seeded
+    db, seed = seeded
     agent = Agent(name="dodo")
     params = MCPServerStdioParams(command=sys.executable, args=sandbox_args(db), env=server_env())
     async with MCPServerStdio(params=params, cache_tools_list=True, use_structured_content=True) as server:
@@ -246,13 +246,14 @@ async def test_openai_agents_converts_every_tool_and_each_function_tool_calls_th
             "summarize_events": "strict makes optional arguments mandatory: customer_id, event_name, meter_id, start, end, group_by, aggregation, max_events",
             "explain_meter_match": "strict makes optional arguments mandatory: meter_id",
             "list_meters": "strict makes optional arguments mandatory: page_size, page_number, archived",
+            "usage_history": "strict makes optional arguments mandatory: start_date, end_date, meter_id, page_size, page_number",
         }
         # Strict where it keeps the tool's contract, the non-strict fallback otherwise.
         chosen = {name: strict[name] if verdicts[name] == "strict" else loose[name] for name in ALL_TOOLS}
         assert [name for name, tool in chosen.items() if tool.strict_json_schema] == ["retrieve_event"]
 
         for i, (name, arguments, structured) in enumerate(
-            scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), meter_id)
+            scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), seed)
         ):
             tool = chosen[name]
             Draft202012Validator(tool.params_json_schema).validate(arguments)
@@ -270,7 +271,7 @@ async def test_openai_agents_converts_every_tool_and_each_function_tool_calls_th
 
 @NEEDS_311
 async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_its_schema(
-    seeded: tuple[Path, str],
+    seeded: tuple[Path, scenario.Seeded],
 ) -> None:
     need_client("pydantic_ai", "pydantic-ai-slim[mcp]")
     from fastmcp.client.transports import StdioTransport
@@ -279,7 +280,8 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
     from pydantic_ai.messages import ModelRequest, ModelResponse, RetryPromptPart, ToolCallPart, ToolReturnPart
     from pydantic_ai.models.test import TestModel
 
-    db, meter_id = seeded
+    db, seed = seeded
+    meter_id = seed.meter_id
     # "failed": a tool error reaches the model as the tool's own words, rather than retrying until the run fails.
     toolset: MCPToolset[None] = MCPToolset(
         StdioTransport(command=sys.executable, args=sandbox_args(db), env=server_env()),
@@ -317,6 +319,7 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
         "summarize_events": {},
         "explain_meter_match": {"event_id": "a"},
         "list_meters": {},
+        "usage_history": {"subscription_id": "a"},
     }
     for part in returns:
         # The meter's timestamps are the sandbox's clock when the fixture made it: not part of the contract here.
@@ -394,5 +397,12 @@ async def test_pydantic_ai_test_model_calls_every_tool_with_arguments_made_from_
                 "has_more": False,
                 "next_page_number": None,
             },
+        ),
+        (
+            "usage_history",
+            "failed",
+            "Dodo API error 404 NOT_FOUND: Subscription not found. No subscription with subscription_id 'a' exists in "
+            "test_mode. Subscription ids are case-sensitive: check the id in the Dodo dashboard (Subscriptions), and "
+            "that the key's environment is the subscription's.",
         ),
     ]

@@ -22,6 +22,7 @@ from mcp_types import INVALID_PARAMS, Completion, PromptReference, ResourceTempl
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.server import build_server
 from dodo_mcp.tools.completion import COMPLETION_TTL_S
+from tests.billing import Component, create_subscription, usage_product
 from tests.conftest import API_KEY, Session, dodo_settings, logged_lines, sandbox_session, server_env, tool_session
 from tests.dodo_double import EVENT, DodoDouble, Reply
 from tests.test_http import TOKEN, mcp_client, serving
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.anyio
 INVESTIGATE = "investigate_missing_usage"
 SUMMARIZE = "summarize_customer_usage"
 CHECK_SHAPE = "check_event_shape"
+EXPLAIN_BILL = "explain_usage_bill"
 EVENTS_PAGE_0 = [("page_size", "100"), ("page_number", "0")]
 EVENTS_PAGE_1 = [("page_size", "100"), ("page_number", "1")]
 METERS_PAGE_0 = [("page_size", "100"), ("page_number", "0"), ("archived", "false")]
@@ -84,7 +86,11 @@ async def seeded_sandbox(tmp_path: Path) -> AsyncIterator[tuple[Session, list[st
     the order GET /meters lists them."""
     db = tmp_path / "sandbox.sqlite3"
     count = {"type": "count"}
-    await create_meters(db, [meter("api_request", count), meter("storage_gb", count), meter("api_request", count)])
+    ids = await create_meters(
+        db, [meter("api_request", count), meter("storage_gb", count), meter("api_request", count)]
+    )
+    # One subscription, for explain_usage_bill's subscription_id.
+    await create_subscription(db, usage_product([Component(ids[0], "1")]), "cus_42", datetime.now(timezone.utc))
     async with sandbox_session(db) as session:
         ingested = await session.call("ingest_events", {"events": seeded(datetime.now(timezone.utc))})
         assert not ingested.is_error
@@ -146,6 +152,9 @@ async def test_every_id_argument_of_every_prompt_completes_and_the_others_answer
         (CHECK_SHAPE, "event_name"),
         (CHECK_SHAPE, "meter_id"),
         (CHECK_SHAPE, "customer_id"),
+        (EXPLAIN_BILL, "subscription_id"),
+        (EXPLAIN_BILL, "customer_id"),
+        (EXPLAIN_BILL, "meter_id"),
     }
     assert {key for key in answers if key not in completing} == {
         (INVESTIGATE, "since"),
@@ -171,7 +180,7 @@ async def test_an_unknown_prompt_or_argument_is_invalid_params_saying_what_there
     assert unknown_prompt == (
         INVALID_PARAMS,
         "There is no prompt 'nope'. This server offers: investigate_missing_usage, summarize_customer_usage, "
-        "check_event_shape.",
+        "check_event_shape, explain_usage_bill.",
     )
     assert unknown_argument == (
         INVALID_PARAMS,
@@ -181,7 +190,7 @@ async def test_an_unknown_prompt_or_argument_is_invalid_params_saying_what_there
     assert resource == (
         INVALID_PARAMS,
         "dodo-mcp serves no resource templates, so there is nothing to complete for 'dodo://events/{id}'. "
-        "Completion is offered for the arguments customer_id, event_name, meter_id of the prompts (prompts/list).",
+        "Completion is offered for the arguments customer_id, event_name, meter_id, subscription_id of the prompts (prompts/list).",
     )
     assert values(still_up) == ([], 0, False)
 
@@ -213,7 +222,7 @@ async def test_a_client_that_never_completes_causes_no_upstream_request(dodo: Do
         await session.client.list_tools()
         prompts = await session.client.list_prompts()
         rendered = await session.client.get_prompt(INVESTIGATE, {"customer_id": "cus_1"})
-    assert [prompt.name for prompt in prompts.prompts] == [INVESTIGATE, SUMMARIZE, CHECK_SHAPE]
+    assert [prompt.name for prompt in prompts.prompts] == [INVESTIGATE, SUMMARIZE, CHECK_SHAPE, EXPLAIN_BILL]
     assert rendered.messages[0].content.type == "text"
     assert dodo.requests == []
 

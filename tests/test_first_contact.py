@@ -379,6 +379,7 @@ def test_placeholders_resolve_by_the_documented_rules() -> None:
         "summarize_events",
         "explain_meter_match",
         "list_meters",
+        "usage_history",
     ]
     assert _expected_tools(snippets[3].args, {}) == ["list_events"]
     assert _expected_tools([], {TOOLS_ENV: "retrieve_event", READ_ONLY_ENV: "true"}) == ["retrieve_event"]

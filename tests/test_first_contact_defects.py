@@ -342,7 +342,7 @@ def test_dodo_mcp_demo_runs_from_the_cli_and_stops_quietly_when_its_reader_does(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(
         "dodo-mcp --sandbox is running; its tools: retrieve_event, list_events, ingest_events, summarize_events, "
-        "explain_meter_match, list_meters\n"
+        "explain_meter_match, list_meters, usage_history\n"
     )
     assert [line for line in done.stdout.splitlines() if line.startswith("## ")] == [
         "## Record three usage events",
@@ -356,7 +356,11 @@ def test_dodo_mcp_demo_runs_from_the_cli_and_stops_quietly_when_its_reader_does(
         "## Event ids are case-sensitive",
         "## How many tokens did the customer use, per model? (one call instead of paging)",
         "## Why doesn't the meter count this event?",
+        "## What is the customer billed for it? (the first 1,000 tokens free, then half a cent each)",
     ]
+    # The large model's 1,200 + 950 tokens, 1,000 of them free, the other 1,150 at half a cent.
+    bill = done.stdout.split("## What is the customer billed")[1]
+    assert '"consumed_units": "2150"' in bill and '"chargeable_units": "1150"' in bill and '"total_price": 575' in bill
     command = [sys.executable, "-m", "dodo_mcp", "demo"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=server_env(), text=True)
     assert process.stdout is not None

@@ -20,7 +20,9 @@ from tests.conftest import Session, dodo_settings, sandbox_session, server_env, 
 pytestmark = pytest.mark.anyio
 
 MODES = ["legacy", "auto"]
-OFFERED = "This server offers: investigate_missing_usage, summarize_customer_usage, check_event_shape."
+OFFERED = (
+    "This server offers: investigate_missing_usage, summarize_customer_usage, check_event_shape, explain_usage_bill."
+)
 SUMMARIZE = "summarize_customer_usage"
 PERIOD = {"customer_id": "cus_a", "start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
 # (name, arguments) -> what the client reads.

@@ -14,6 +14,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from dodo_mcp.tools.names import select_tools
+from tests.billing import Component, create_subscription, usage_product
 from tests.conftest import sandbox_session, text_of
 from tests.test_insights import create_meters, meter, seeded_events
 
@@ -57,6 +58,12 @@ async def test_prompts_are_listed_with_their_arguments() -> None:
             "Check that an integration's events have the shape Dodo and its meters expect.",
             [("event_name", True), ("meter_id", False), ("customer_id", False)],
         ),
+        (
+            "explain_usage_bill",
+            "Explain a usage bill",
+            "What a subscription is billed for usage, per period and meter, checked against the customer's events.",
+            [("subscription_id", True), ("customer_id", True), ("meter_id", False)],
+        ),
     ]
     for prompt in listed.prompts:
         assert all(argument.description for argument in prompt.arguments or [])
@@ -88,7 +95,8 @@ async def test_summarize_customer_usage_renders_the_whole_plan() -> None:
 @pytest.mark.parametrize(
     ("name", "arguments", "read_only", "tools"),
     [
-        ("investigate_missing_usage", {"customer_id": "cus_a"}, False, ["summarize_events", "list_events"]),
+        ("investigate_missing_usage", {"customer_id": "cus_a"}, False,
+         ["summarize_events", "list_events", "explain_meter_match"]),
         (
             "investigate_missing_usage",
             {"customer_id": "cus_a", "meter_id": "mtr_1", "event_name": "api_request", "since": "2026-11-01T00:00:00Z"},
@@ -100,6 +108,8 @@ async def test_summarize_customer_usage_renders_the_whole_plan() -> None:
         ("check_event_shape", {"event_name": "api_request"}, False, ["list_events", "summarize_events"]),
         ("check_event_shape", {"event_name": "api_request", "meter_id": "mtr_1"}, True,
          ["list_events", "summarize_events", "explain_meter_match"]),
+        ("explain_usage_bill", {"subscription_id": "sub_1", "customer_id": "cus_a"}, True,
+         ["usage_history", "summarize_events"]),
     ],
 )  # fmt: skip
 async def test_each_plan_names_the_tools_in_order(
@@ -117,6 +127,8 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     [meter_id] = await create_meters(db, [meter("api_request", {"type": "sum", "key": "tokens"})])
     now = datetime.now(timezone.utc)
+    product = usage_product([Component(meter_id, "0.5", 10)])
+    subscription_id = await create_subscription(db, product, "cus_a", now - timedelta(hours=2))
     events = seeded_events(now, 30)
     span = {
         "start": (now - timedelta(hours=1)).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -126,6 +138,7 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
         ("investigate_missing_usage", {"customer_id": "cus_a", "meter_id": meter_id, "since": span["start"]}),
         ("summarize_customer_usage", {"customer_id": "cus_a", **span, "meter_id": meter_id}),
         ("check_event_shape", {"event_name": "api_request", "meter_id": meter_id, "customer_id": "cus_a"}),
+        ("explain_usage_bill", {"subscription_id": subscription_id, "customer_id": "cus_a", "meter_id": meter_id}),
     ]
     calls = []
     async with sandbox_session(db) as session:
@@ -147,6 +160,7 @@ async def test_every_call_a_plan_spells_out_works(tmp_path: Path) -> None:
         "summarize_events",
         "list_events",
         "summarize_events",
+        "usage_history",
     ]
 
 

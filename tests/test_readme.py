@@ -53,6 +53,7 @@ from dodo_mcp.cli.parser import build_parser
 from dodo_mcp.tools.models import DEFAULT_SCAN_EVENTS, MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
 from dodo_mcp.tools.names import TOOL_NAMES
 from dodo_mcp.tools.summarize import MAX_GROUPS
+from tests.billing import BILLING, create_subscription
 from tests.conftest import CAPTURED, sandbox_session, server_env, text_of
 from tests.test_insights import create_meters
 
@@ -209,6 +210,30 @@ def the_meter() -> tuple[str, dict[str, Any]]:
     return name.group(1), json.loads(bodies[0].text)
 
 
+@dataclass(frozen=True)
+class ShownSubscription:
+    """The examples' subscription as usage_history's section shows it: bodies, customer, creation time, id's name."""
+
+    product: dict[str, Any]
+    customer_id: str
+    created_at: str
+    name: str
+
+
+def the_subscription() -> ShownSubscription:
+    """The POST /products and POST /subscriptions bodies usage_history's section shows, and what it says of them."""
+    part = section("`usage_history`", 3)
+    bodies = [json.loads(b.text) for b in blocks(part) if '"tax_category"' in b.text or '"billing"' in b.text]
+    assert len(bodies) == 2, "usage_history's section must show one POST /products and one POST /subscriptions body"
+    product, subscribing = bodies
+    assert subscribing["billing"] == BILLING, "the README's billing address is the one tests/billing.py sends"
+    created = re.search(r"made in the sandbox .*? at (\S+?Z) with", prose(part), re.S)
+    assert created, "usage_history's section must say when the subscription was made ('at <timestamp> with')"
+    name = re.search(r"under `usage_history` is written\s+`(sub_\w+)`", prose(section("Tools")))
+    assert name, "the Tools section must name the subscription's id (is written `sub_...`)"
+    return ShownSubscription(product, subscribing["customer"]["customer_id"], created.group(1), name.group(1))
+
+
 def meters_as_written(result: Any, at: datetime) -> Any:
     """The README's rule for list_meters: a meter's created_at and updated_at are written as the examples' time
     (the sandbox stamps the meter with its own clock when the test creates it, seconds before the calls)."""
@@ -233,6 +258,14 @@ async def test_every_example_call_gives_the_result_the_readme_shows(tmp_path: Pa
     # Whole seconds: the sandbox then writes the moved timestamps in the README's own form.
     now = datetime.now(timezone.utc).replace(microsecond=0)
     rule = Normalisation(now - written_at(), {meter_name: meter_id})
+    subscription = the_subscription()
+    subscription_id = await create_subscription(
+        db,
+        json.loads(rule.to_real(json.dumps(subscription.product))),
+        subscription.customer_id,
+        parse_rfc3339(rule.to_real(subscription.created_at)),
+    )
+    rule.names[subscription.name] = subscription_id
     async with sandbox_session(db) as session:
         for example in examples:
             where = f"README.md line {example.arguments.line} ({example.tool})"

@@ -65,6 +65,7 @@ async def test_tools_with_exact_names_titles_and_annotations() -> None:
         "summarize_events": ("Summarize usage events", "Summarize usage events", read_only),
         "explain_meter_match": ("Explain a meter match", "Explain a meter match", read_only),
         "list_meters": ("List meters", "List meters", read_only),
+        "usage_history": ("Usage history of a subscription", "Usage history of a subscription", read_only),
     }
 
 
@@ -144,7 +145,7 @@ async def test_schemas_are_in_the_published_profile_every_clients_converter_acce
     assert tools["list_events"].output_schema is not None
     assert tools["list_events"].output_schema["properties"]["next_page_number"] == {
         "anyOf": [{"type": "integer"}, {"type": "null"}],
-        "description": "The page_number to ask for next; null at the end",
+        "description": "Ask for it next; null: the end",
     }
 
 

@@ -17,7 +17,7 @@ from tests.conftest import sandbox_session, server_env, stdio_session, text_of
 pytestmark = pytest.mark.anyio
 
 SANDBOX = ("--sandbox", "--sandbox-db", ":memory:")
-VALID = "valid names: retrieve_event, list_events, ingest_events, summarize_events, explain_meter_match, list_meters"
+VALID = "valid names: retrieve_event, list_events, ingest_events, summarize_events, explain_meter_match, list_meters, usage_history"
 SELECTION_ENV = ("DODO_MCP_READ_ONLY", "DODO_MCP_TOOLS")
 
 
@@ -29,12 +29,15 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+READ_ONLY_TOOLS = [name for name in TOOL_NAMES if name != "ingest_events"]
+
+
 @pytest.mark.parametrize(
     ("flags", "env", "served"),
     [
         ((), {}, list(TOOL_NAMES)),
-        (("--read-only",), {}, ["retrieve_event", "list_events", "summarize_events", "explain_meter_match", "list_meters"]),
-        ((), {"DODO_MCP_READ_ONLY": "1"}, ["retrieve_event", "list_events", "summarize_events", "explain_meter_match", "list_meters"]),
+        (("--read-only",), {}, READ_ONLY_TOOLS),
+        ((), {"DODO_MCP_READ_ONLY": "1"}, READ_ONLY_TOOLS),
         ((), {"DODO_MCP_READ_ONLY": "false", "DODO_MCP_TOOLS": ""}, list(TOOL_NAMES)),
         (("--tools", " summarize_events , list_events"), {}, ["list_events", "summarize_events"]),
         ((), {"DODO_MCP_TOOLS": "explain_meter_match,ingest_events"}, ["ingest_events", "explain_meter_match"]),

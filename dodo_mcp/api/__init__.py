@@ -12,6 +12,7 @@ Modules, from the leaves up:
     models        the usage-events wire models (Event, EventInput, the ingest request, the list query)
     fast_events   the fast validation path for batches of events
     meters        the meters wire models
+    subscriptions the usage-history wire models (billing periods, each meter's usage and price)
     meter_engine  the meter filter language and aggregations
     retry         when to retry, and how long to wait
     errors        the exception family, with structured facts

@@ -51,6 +51,15 @@ from dodo_mcp.api.models import (
     check_path_segment,
 )
 from dodo_mcp.api.retry import RetryPolicy, retry_after_seconds
+from dodo_mcp.api.subscriptions import (
+    BillingPeriod,
+    BillingPeriodT,
+    ListSubscriptionsQuery,
+    ListSubscriptionsResponse,
+    Subscription,
+    UsageHistoryQuery,
+    UsageHistoryResponse,
+)
 from dodo_mcp.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -71,6 +80,7 @@ class ApiCall:
     content: bytes | None = None
     event_id: str | None = None
     meter_id: str | None = None
+    subscription_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class IngestOutcome:
 
 
 class DodoClient:
-    """Async client for GET /events/{id}, GET /events, POST /events/ingest and GET /meters/{id}."""
+    """Async client for Dodo's usage-events, meters and usage-history endpoints, with one deadline per call."""
 
     def __init__(
         self,
@@ -206,6 +216,33 @@ class DodoClient:
         page = self._parse(sent.response, call, ListMetersResponse[model], "a list of meters", sent.attempts)  # type: ignore[valid-type]
         return page.items
 
+    async def usage_history(
+        self,
+        query: UsageHistoryQuery,
+        *,
+        api_key: SecretStr | None = None,
+        model: type[BillingPeriodT] = BillingPeriod,  # type: ignore[assignment]  # mypy refuses a TypeVar's default value
+    ) -> list[BillingPeriodT]:
+        """One page of a subscription's billing periods, each with its meters' usage."""
+        call = ApiCall(
+            Operation.USAGE_HISTORY,
+            subscription_path(query.subscription_id) + "/usage-history",
+            params=query.to_params(),
+            meter_id=query.meter_id,
+            subscription_id=query.subscription_id,
+        )
+        sent = await self.send(call, api_key=api_key)
+        page = self._parse(sent.response, call, UsageHistoryResponse[model], "a usage history", sent.attempts)  # type: ignore[valid-type]
+        return page.items
+
+    async def list_subscriptions(
+        self, query: ListSubscriptionsQuery, *, api_key: SecretStr | None = None
+    ) -> list[Subscription]:
+        call = ApiCall(Operation.LIST_SUBSCRIPTIONS, "/subscriptions", params=query.to_params())
+        sent = await self.send(call, api_key=api_key)
+        page = self._parse(sent.response, call, ListSubscriptionsResponse, "a list of subscriptions", sent.attempts)
+        return page.items
+
     def check_api_key(self, api_key: SecretStr | None = None) -> SecretStr:
         """The key to use (a per-request key wins), or ConfigurationError."""
         if api_key is not None:
@@ -267,6 +304,7 @@ class DodoClient:
             settings.deadline_s,
             event_id=call.event_id,
             meter_id=call.meter_id,
+            subscription_id=call.subscription_id,
         )
 
     def _parse(self, response: httpx2.Response, call: ApiCall, model: type[ModelT], what: str, attempts: int) -> ModelT:
@@ -334,6 +372,11 @@ def event_path(event_id: str) -> str:
 def meter_path(meter_id: str) -> str:
     """/meters/{meter_id} with the id percent-encoded as exactly one path segment."""
     return "/meters/" + quote(check_path_segment(meter_id, "meter id"), safe="")
+
+
+def subscription_path(subscription_id: str) -> str:
+    """/subscriptions/{subscription_id} with the id percent-encoded as exactly one path segment."""
+    return "/subscriptions/" + quote(check_path_segment(subscription_id, "subscription id"), safe="")
 
 
 def _preview(content: bytes, limit: int = 120) -> str:

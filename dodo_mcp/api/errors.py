@@ -4,7 +4,7 @@
     ├── ConfigurationError         no API key is configured, nor sent with the call
     ├── DodoAPIError               Dodo answered with an error status
     │   ├── AuthenticationError        401
-    │   ├── NotFoundError              404: `missing` says whether the event or the meter
+    │   ├── NotFoundError              404: `missing` says whether the event, the meter or the subscription
     │   └── RateLimitError             429: `retry_after`
     ├── DodoTransportError         no usable answer: the connection failed, was refused or dropped
     │   └── DodoTimeout                no answer in time (the per-call deadline, or a request timeout)
@@ -35,6 +35,8 @@ class Operation(Enum):
     INGEST_EVENTS = "POST /events/ingest"
     RETRIEVE_METER = "GET /meters/{meter_id}"
     LIST_METERS = "GET /meters"
+    USAGE_HISTORY = "GET /subscriptions/{subscription_id}/usage-history"
+    LIST_SUBSCRIPTIONS = "GET /subscriptions"
 
     @property
     def method(self) -> str:
@@ -55,6 +57,7 @@ class RequestInfo:
     deadline_s: float
     event_id: str | None = None
     meter_id: str | None = None
+    subscription_id: str | None = None
 
 
 class DodoError(Exception):
@@ -121,13 +124,17 @@ class AuthenticationError(DodoAPIError):
 
 
 class NotFoundError(DodoAPIError):
-    """404: no such event or meter."""
+    """404: no such event, meter or subscription."""
 
     @property
     def missing(self) -> str | None:
-        """ "event" or "meter": what the request named that Dodo does not have (None when it is not known)."""
+        """ "event", "meter" or "subscription": what the request named that Dodo does not have (None when not known).
+
+        A usage history's 404 is the subscription's: the tools look the meter up themselves when one was named."""
         if self.operation is Operation.RETRIEVE_EVENT:
             return "event"
+        if self.operation is Operation.USAGE_HISTORY:
+            return "subscription"
         if self.operation is Operation.RETRIEVE_METER or (self.request is not None and self.request.meter_id):
             return "meter"
         return None

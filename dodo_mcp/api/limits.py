@@ -23,6 +23,9 @@ MAX_METERS_PAGE_SIZE = 100
 # The spec types page_number as int32; a larger number is an agent's mistake.
 MAX_PAGE_NUMBER = 2**31 - 1
 
+# GET /subscriptions/{subscription_id}/usage-history (and GET /subscriptions)
+MAX_USAGE_HISTORY_PAGE_SIZE = 100
+
 # Meter filters. Nested filters below the top-level one: the spec names them Level 1, 2 and 3.
 MAX_FILTER_NESTING = 3
 MIN_FILTER_CLAUSES = 1

@@ -24,9 +24,16 @@ from pydantic import SecretStr
 
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import DodoError, Operation, RequestInfo, ScanTimeout
-from dodo_mcp.api.limits import BURST_PER_SECOND, MAX_METERS_PAGE_SIZE, MAX_PAGE_SIZE, REQUESTS_PER_MINUTE
+from dodo_mcp.api.limits import (
+    BURST_PER_SECOND,
+    MAX_METERS_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_USAGE_HISTORY_PAGE_SIZE,
+    REQUESTS_PER_MINUTE,
+)
 from dodo_mcp.api.meters import ListMetersQuery, MeterT
 from dodo_mcp.api.models import Event, EventFilters
+from dodo_mcp.api.subscriptions import ListSubscriptionsQuery, Subscription
 
 MAX_PAGES_PER_SCAN = REQUESTS_PER_MINUTE // 2
 # A little over 1/BURST_PER_SECOND, so that no second ever holds more than the burst.
@@ -175,6 +182,33 @@ class MeterScan(PageScan[MeterT]):
             Operation.LIST_METERS,
             fetch,
             what="meters",
+            api_key=api_key,
+            page_size=page_size,
+            max_pages=max_pages,
+        )
+
+
+class SubscriptionScan(PageScan[Subscription]):
+    """GET /subscriptions (optionally one customer's), page by page."""
+
+    def __init__(
+        self,
+        client: DodoClient,
+        *,
+        customer_id: str | None = None,
+        api_key: SecretStr | None = None,
+        page_size: int = MAX_USAGE_HISTORY_PAGE_SIZE,
+        max_pages: int = MAX_PAGES_PER_SCAN,
+    ) -> None:
+        async def fetch(page_number: int, size: int) -> list[Subscription]:
+            query = ListSubscriptionsQuery(customer_id=customer_id, page_size=size, page_number=page_number)
+            return await client.list_subscriptions(query, api_key=api_key)
+
+        super().__init__(
+            client,
+            Operation.LIST_SUBSCRIPTIONS,
+            fetch,
+            what="subscriptions",
             api_key=api_key,
             page_size=page_size,
             max_pages=max_pages,

@@ -44,10 +44,10 @@ def parse_rfc3339_shaped(value: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def end_not_before_start(start: str | None, end: str | None) -> None:
-    """Raise ValueError when both are given and `end` is earlier than `start`."""
+def end_not_before_start(start: str | None, end: str | None, start_name: str = "start") -> None:
+    """Raise ValueError when both are given and `end` is earlier than `start` (the field named `start_name`)."""
     if end is not None and start is not None and parse_rfc3339(end) < parse_rfc3339(start):
-        raise ValueError(f"must not be before start ({start})")
+        raise ValueError(f"must not be before {start_name} ({start})")
 
 
 def in_ingest_window(moment: datetime, now: datetime) -> bool:

@@ -1,4 +1,4 @@
-"""The sandbox's ASGI app: Dodo's usage-events and meters endpoints over a SandboxStore.
+"""The sandbox's ASGI app: Dodo's usage-events, meters and usage-history endpoints over a SandboxStore.
 
 A plain ASGI callable rather than a framework router, for one reason: GET
 /events/{event_id} must see the id exactly as sent, percent-encoded as one path
@@ -23,7 +23,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import anyio.to_thread
@@ -33,8 +33,20 @@ from pydantic_core import ErrorDetails
 from dodo_mcp.api.limits import MAX_METADATA_KEYS
 from dodo_mcp.api.meters import CreateMeterRequest, ListMetersQuery, ListMetersResponse, Meter
 from dodo_mcp.api.models import ListEventsQuery, parse_ingest_request
+from dodo_mcp.api.subscriptions import UsageHistoryQuery
 from dodo_mcp.api.timestamps import format_timestamp, parse_rfc3339
 from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY
+from dodo_mcp.sandbox.billing import (
+    CreateProductRequest,
+    CreateSubscriptionRequest,
+    ListSubscriptionsQuery,
+    created_subscription,
+    product_document,
+    refusal,
+    subscription_document,
+    subscription_view,
+    usage_history,
+)
 from dodo_mcp.sandbox.store import EventQuery, EventRow, SandboxStore, encode_metadata, to_micros
 
 logger = logging.getLogger(__name__)
@@ -93,7 +105,7 @@ def _utc_now() -> datetime:
 
 
 class SandboxApp:
-    """ASGI app serving Dodo's /events and /meters contract from a SandboxStore."""
+    """ASGI app serving Dodo's /events, /meters, /products and /subscriptions contract from a SandboxStore."""
 
     def __init__(
         self,
@@ -163,10 +175,33 @@ class SandboxApp:
                 _allow(method, "POST")
                 await self._archive_meter(meter_id, archived=False)
                 return 200, None
+        elif resource == b"products":
+            if not rest:
+                _allow(method, "POST")
+                return 200, await self._create_product(scope, receive)
+            if len(rest) == 1:
+                _allow(method, "GET")
+                product = await anyio.to_thread.run_sync(self.store.get_product, _segment(rest[0]) or "")
+                if product is None:
+                    raise _not_found("Product")
+                return 200, product
+        elif resource == b"subscriptions":
+            if not rest:
+                _allow(method, "GET", "POST")
+                if method == "POST":
+                    return 200, await self._create_subscription(scope, receive)
+                return 200, await self._list_subscriptions(query)
+            subscription_id = _segment(rest[0]) or ""
+            if len(rest) == 1:
+                _allow(method, "GET")
+                return 200, await self._subscription(subscription_id)
+            if rest[1:] == [b"usage-history"]:
+                _allow(method, "GET")
+                return 200, await self._usage_history(subscription_id, query)
         elif resource == b"sandbox" and rest == [b"reset"]:
             _allow(method, "POST")
             await anyio.to_thread.run_sync(self.store.reset)
-            logger.info("sandbox reset: all events and meters deleted")
+            logger.info("sandbox reset: all events, meters, products and subscriptions deleted")
             return 200, {"reset": True}
         raise ApiError(404, "NOT_FOUND", f"No such endpoint: {method} {raw_path.decode('latin-1')}")
 
@@ -318,6 +353,61 @@ class SandboxApp:
         if not done:
             raise _not_found("Meter")
 
+    # Products, subscriptions and usage history: the subset sandbox.billing simulates.
+
+    async def _create_product(self, scope: Scope, receive: Receive) -> Any:
+        request = _billing_body(CreateProductRequest, await self._read_body(scope, receive), "product")
+        meters = []
+        for index, component in enumerate(request.price.meters or []):
+            found = await anyio.to_thread.run_sync(self.store.get_meter, component.meter_id)
+            if found is None:
+                raise ApiError(
+                    422,
+                    "INVALID_REQUEST_BODY",
+                    f"price.meters[{index}].meter_id: no meter {component.meter_id!r} in this business",
+                )
+            meters.append(found[0])
+        product = product_document(request, meters, self.store.business_id, format_timestamp(self._clock()))
+        await anyio.to_thread.run_sync(self.store.add_product, product["product_id"], product)
+        return product
+
+    async def _create_subscription(self, scope: Scope, receive: Receive) -> Any:
+        request = _billing_body(CreateSubscriptionRequest, await self._read_body(scope, receive), "subscription")
+        product = await anyio.to_thread.run_sync(self.store.get_product, request.product_id)
+        if product is None:
+            raise ApiError(404, "NOT_FOUND", f"Product {request.product_id} not found")
+        stored = subscription_document(request, product, format_timestamp(self._clock()))
+        await anyio.to_thread.run_sync(
+            self.store.add_subscription, stored["subscription_id"], stored["customer"]["customer_id"], stored
+        )
+        return created_subscription(stored)
+
+    async def _list_subscriptions(self, raw_query: dict[str, str]) -> Any:
+        query = _query(ListSubscriptionsQuery, raw_query)
+        now = self._clock()
+
+        def page() -> list[dict[str, Any]]:
+            return self.store.list_subscriptions(
+                customer_id=query.customer_id, limit=query.page_size, offset=query.page_size * query.page_number
+            )
+
+        return {"items": [subscription_view(stored, now) for stored in await anyio.to_thread.run_sync(page)]}
+
+    async def _subscription(self, subscription_id: str) -> dict[str, Any]:
+        stored = await anyio.to_thread.run_sync(self.store.get_subscription, subscription_id)
+        if stored is None:
+            raise _not_found("Subscription")
+        return subscription_view(stored, self._clock())
+
+    async def _usage_history(self, subscription_id: str, raw_query: dict[str, str]) -> Any:
+        stored = await anyio.to_thread.run_sync(self.store.get_subscription, subscription_id)
+        if stored is None:
+            raise _not_found("Subscription")
+        query = _query(UsageHistoryQuery, {**raw_query, "subscription_id": subscription_id})
+        if query.meter_id is not None and await anyio.to_thread.run_sync(self.store.get_meter, query.meter_id) is None:
+            raise _not_found("Meter")
+        return {"items": await anyio.to_thread.run_sync(usage_history, self.store, stored, query, self._clock())}
+
 
 def create_app(store: SandboxStore, api_key: str = DEFAULT_SANDBOX_API_KEY, *, clock: Clock = _utc_now) -> SandboxApp:
     """The sandbox's ASGI app over `store`, accepting `Authorization: Bearer <api_key>`."""
@@ -342,6 +432,20 @@ def _query(model: type[QueryT], raw_query: dict[str, str]) -> QueryT:
         return model.model_validate(known)
     except ValidationError as exc:
         raise _invalid(exc, "INVALID_QUERY_PARAMS", shape_on_400=False) from None
+
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def _billing_body(model: type[BodyT], body: bytes, what: Literal["product", "subscription"]) -> BodyT:
+    """A product or subscription body as `model`; a field outside the simulated subset is named and refused."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        outside = refusal(exc, what)
+        if outside is not None:
+            raise ApiError(422, "UNSUPPORTED_IN_SANDBOX", outside) from None
+        raise _invalid(exc, "INVALID_REQUEST_BODY") from None
 
 
 def _allow(method: str, *allowed: str) -> None:

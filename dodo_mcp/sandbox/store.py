@@ -1,4 +1,4 @@
-"""SQLite storage for the sandbox: events and meters, WAL mode, real transactions.
+"""SQLite storage for the sandbox: events, meters, products and subscriptions, WAL mode, real transactions.
 
 Concurrency model: a file database gives every thread its own connection (the
 ASGI app runs store calls in worker threads); WAL lets readers proceed while one
@@ -63,6 +63,16 @@ CREATE TABLE IF NOT EXISTS meters (
     seq         INTEGER NOT NULL,  -- creation order, for a stable newest-first listing
     archived    INTEGER NOT NULL DEFAULT 0,
     body        TEXT NOT NULL      -- the Meter as JSON
+);
+CREATE TABLE IF NOT EXISTS products (
+    id          TEXT PRIMARY KEY NOT NULL,
+    body        TEXT NOT NULL      -- the product as GET /products/{id} answers it
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id          TEXT PRIMARY KEY NOT NULL,
+    seq         INTEGER NOT NULL,  -- creation order, for a stable newest-first listing
+    customer_id TEXT NOT NULL,
+    body        TEXT NOT NULL      -- what the sandbox keeps of it (see sandbox.billing)
 );
 """
 
@@ -339,15 +349,69 @@ class SandboxStore:
             conn.execute("UPDATE meters SET archived = ?, body = ? WHERE id = ?", (int(archived), body, meter_id))
         return True
 
+    def period_metadatas(self, customer_id: str, meter: Meter, start: int, end: int) -> list[dict[str, Any] | None]:
+        """The metadata of `customer_id`'s events that `meter` counts with start <= ts < end (µs), oldest first.
+
+        The filter runs in Python, with the meter engine itself: a bill must be exactly its rules."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT metadata FROM events WHERE customer_id = ? AND event_name = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts, event_id",
+                (customer_id, meter.event_name, start, end),
+            ).fetchall()
+        metadatas = [None if row[0] is None else json.loads(row[0]) for row in rows]
+        return [m for m in metadatas if evaluate(meter.filter, m)]
+
+    # Products and subscriptions (the subset sandbox.billing simulates), kept as JSON documents.
+
+    def add_product(self, product_id: str, body: dict[str, Any]) -> None:
+        with self._connection() as conn:
+            conn.execute("INSERT INTO products (id, body) VALUES (?, ?)", (product_id, to_json(body).decode()))
+
+    def get_product(self, product_id: str) -> dict[str, Any] | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT body FROM products WHERE id = ?", (product_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def add_subscription(self, subscription_id: str, customer_id: str, body: dict[str, Any]) -> None:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM subscriptions").fetchone()[0]
+                conn.execute(
+                    "INSERT INTO subscriptions (id, seq, customer_id, body) VALUES (?, ?, ?, ?)",
+                    (subscription_id, seq, customer_id, to_json(body).decode()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def get_subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT body FROM subscriptions WHERE id = ?", (subscription_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def list_subscriptions(self, *, customer_id: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Subscriptions newest first, optionally one customer's."""
+        where, params = ("WHERE customer_id = ?", [customer_id]) if customer_id is not None else ("", [])
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT body FROM subscriptions {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+            ).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
     # Housekeeping.
 
     def reset(self) -> None:
-        """Delete every event and meter."""
+        """Delete every event, meter, product and subscription."""
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM events")
                 conn.execute("DELETE FROM meters")
+                conn.execute("DELETE FROM products")
+                conn.execute("DELETE FROM subscriptions")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -8,7 +8,9 @@ one bounded scan, whose rows carry the completable fields.
   100), narrowed upstream by the other one when the client already chose it (event names of the chosen
   customer; customers that sent the chosen event name);
 - meter_id: the active meters (GET /meters, COMPLETION_PAGES pages of 100), narrowed to those of the
-  chosen event_name.
+  chosen event_name;
+- subscription_id: the newest subscriptions (GET /subscriptions, COMPLETION_PAGES pages of 100),
+  narrowed upstream to the chosen customer_id's.
 A narrowing that leaves nothing (a customer with no events yet, a meter of another event name: what
 investigate_missing_usage looks for) falls back to the values without it.
 
@@ -49,8 +51,9 @@ from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import ConfigurationError, DodoAPIError, DodoError
 from dodo_mcp.api.meters import Meter
 from dodo_mcp.api.models import Event, EventFilters
-from dodo_mcp.api.paging import EventScan, MeterScan, PageScan
+from dodo_mcp.api.paging import EventScan, MeterScan, PageScan, SubscriptionScan
 from dodo_mcp.api.redaction import secret_values
+from dodo_mcp.api.subscriptions import Subscription
 from dodo_mcp.tools.call import RequestHeaders
 from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.prompts import prompt_arguments, prompt_name_problem, served_prompts, unknown_arguments_problem
@@ -167,11 +170,22 @@ def _meter_row(meter: Meter) -> Row:
     return {"meter_id": meter.id, "event_name": meter.event_name}
 
 
+def _subscription_scan(
+    client: DodoClient, api_key: SecretStr | None, filters: Mapping[str, str], pages: int
+) -> SubscriptionScan:
+    return SubscriptionScan(client, customer_id=filters.get("customer_id"), api_key=api_key, max_pages=pages)
+
+
+def _subscription_row(subscription: Subscription) -> Row:
+    return {"subscription_id": subscription.subscription_id, "customer_id": subscription.customer.customer_id}
+
+
 # Every argument name that completes, wherever a prompt has it. One entry a source.
 SOURCES: Mapping[str, ValueSource] = {
     "customer_id": ValueSource("events", _event_scan, _event_row, upstream=("event_name",)),
     "event_name": ValueSource("events", _event_scan, _event_row, upstream=("customer_id",)),
     "meter_id": ValueSource("meters", _meter_scan, _meter_row, local=("event_name",)),
+    "subscription_id": ValueSource("subscriptions", _subscription_scan, _subscription_row, upstream=("customer_id",)),
 }
 
 # (key digest, listing, upstream filters)

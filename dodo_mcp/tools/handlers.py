@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
-from dodo_mcp.api.errors import DodoError
+from dodo_mcp.api.errors import DodoError, NotFoundError
 from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
@@ -38,7 +38,10 @@ from dodo_mcp.tools.models import (
     RetrieveEventArguments,
     SummarizeEventsArguments,
     UsageEvent,
+    UsageHistoryArguments,
+    UsageHistoryPage,
     UsageMeter,
+    UsagePeriod,
 )
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
@@ -47,6 +50,7 @@ from dodo_mcp.tools.names import (
     TOOL_LIST_METERS,
     TOOL_RETRIEVE_EVENT,
     TOOL_SUMMARIZE_EVENTS,
+    TOOL_USAGE_HISTORY,
 )
 from dodo_mcp.tools.summarize import summarize, summary_text
 
@@ -157,3 +161,17 @@ async def explain_meter_match(context: ToolContext, call: ToolCall) -> ToolResul
     arguments = validate_arguments(ExplainMeterMatchArguments, call.arguments, tool=TOOL_EXPLAIN_METER_MATCH)
     # With a meter_id the answer is today's single verdict; `meters` and `complete` only come without one.
     return success(await explain(context.client, arguments, api_key=context.api_key(call)), exclude_unset=True)
+
+
+async def usage_history(context: ToolContext, call: ToolCall) -> ToolResult:
+    query = validate_arguments(UsageHistoryArguments, call.arguments, tool=TOOL_USAGE_HISTORY)
+    key = context.api_key(call)
+    try:
+        items = await context.client.usage_history(query, api_key=key, model=UsagePeriod)
+    except NotFoundError:
+        # Dodo's 404 does not say whether the subscription or the meter is missing: ask about the meter,
+        # whose own 404 then names it (only on this error path, so a good call costs one request).
+        if query.meter_id is not None:
+            await context.client.retrieve_meter(query.meter_id, api_key=key)
+        raise
+    return success(UsageHistoryPage.of(items, query))

@@ -122,6 +122,13 @@ def _not_found(error: DodoAPIError) -> str:
             f"No meter with meter_id {meter_id!r} exists in {environment}. Meter ids are case-sensitive: check the "
             "id in the Dodo dashboard (Meters), and that the key's environment is the meter's."
         )
+    if missing == "subscription":
+        subscription_id = error.request.subscription_id if error.request is not None else None
+        return (
+            f"No subscription with subscription_id {subscription_id!r} exists in {environment}. Subscription ids are "
+            "case-sensitive: check the id in the Dodo dashboard (Subscriptions), and that the key's environment is "
+            "the subscription's."
+        )
     if missing == "meter":
         return f"No meter with meter_id {meter_id!r} exists in {environment}. Check the id, or call again without meter_id."
     return f"Dodo has no such resource in {environment}. Check the ids in the call."

@@ -25,6 +25,7 @@ from dodo_mcp.api.limits import (
     MAX_METADATA_STRING_LENGTH,
     MAX_METERS_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    MAX_USAGE_HISTORY_PAGE_SIZE,
 )
 from dodo_mcp.api.meters import AggregationType, ListMetersQuery, Meter, MeterAggregation, MeterFilter
 from dodo_mcp.api.models import (
@@ -43,6 +44,7 @@ from dodo_mcp.api.models import (
     StoredTimestamp,
     Timestamp,
 )
+from dodo_mcp.api.subscriptions import BillingPeriod, MeterUsage, SubscriptionId, UsageHistoryQuery
 
 # What one ingest_events call accepts; it is sent to Dodo in API-sized batches.
 MAX_EVENTS_PER_CALL = 10_000
@@ -69,14 +71,12 @@ class ToolArguments(BaseModel):
 class UsageEvent(Event):
     """A usage event as Dodo stores it."""
 
-    business_id: str = Field(description="The business the event belongs to.")
-    customer_id: str = Field(description="The customer whose usage it is")
-    event_id: str = Field(description="Idempotency key, as ingested")
-    event_name: str = Field(description="Name of the event.")
-    timestamp: StoredTimestamp = Field(description="When it happened (RFC 3339)")
-    metadata: dict[str, Scalar] | None = Field(
-        default=None, description="Key-value metadata: string, number or boolean values"
-    )
+    business_id: str = Field(description="Its business")
+    customer_id: str = Field(description="Whose usage it is")
+    event_id: str = Field(description="As ingested")
+    event_name: str = Field(description="Event name")
+    timestamp: StoredTimestamp = Field(description="When (RFC 3339)")
+    metadata: dict[str, Scalar] | None = Field(default=None, description="Scalar values by key")
 
 
 class UsageEventInput(EventInput):
@@ -156,11 +156,11 @@ def paging(count: int, page_number: int, page_size: int) -> dict[str, Any]:
 class EventPage(BaseModel):
     """One page of events, with what an agent needs to fetch the next one."""
 
-    items: list[UsageEvent] = Field(description="The events on this page, newest first.")
-    page_number: int = Field(description="The 0-based page these items come from.")
-    page_size: int = Field(description="The page size that was requested.")
-    has_more: bool = Field(description="True when the page came back full: another may follow")
-    next_page_number: int | None = Field(description="The page_number to ask for next; null at the end")
+    items: list[UsageEvent] = Field(description="Newest first")
+    page_number: int = Field(description="0-based page")
+    page_size: int = Field(description="As requested")
+    has_more: bool = Field(description="Page full: more may follow")
+    next_page_number: int | None = Field(description="Ask for it next; null: the end")
 
     @classmethod
     def of(cls, items: list[UsageEvent], query: ListEventsQuery) -> EventPage:
@@ -190,11 +190,11 @@ class IngestEventsArguments(ToolArguments):
 class IngestBatch(BaseModel):
     """The outcome of one request to POST /events/ingest."""
 
-    first_index: int = Field(description="Index of its first event")
+    first_index: int = Field(description="Its first event's index")
     event_count: int = Field(description="Events in the batch")
-    confirmed: bool = Field(description="Dodo confirmed it holds the whole batch")
-    ingested_count: int | None = Field(description="New events; null if unconfirmed")
-    ignored_count: int | None = Field(description="Events Dodo already had; null if unconfirmed or unknown")
+    confirmed: bool = Field(description="Dodo holds the whole batch")
+    ingested_count: int | None = Field(description="New; null: unknown")
+    ignored_count: int | None = Field(description="Known before; null: unknown")
     possibly_stored_by_earlier_attempt: int = Field(default=0, description="Stored; new or not is unknown")
     attempts: int = Field(description="Requests, retries included")
     error: str | None = Field(default=None, description="Why unconfirmed, and what to do")
@@ -209,13 +209,13 @@ class IngestResult(BaseModel):
     only what Dodo's answers show.
     """
 
-    submitted_count: int = Field(description="How many events the call carried.")
-    ingested_count: int = Field(description="How many Dodo recorded as new events.")
-    ignored_count: int = Field(description="How many Dodo already had (by event_id), so ignored")
+    submitted_count: int = Field(description="Events in the call")
+    ingested_count: int = Field(description="New in Dodo")
+    ignored_count: int = Field(description="Known before (by event_id)")
     possibly_stored_by_earlier_attempt: int = Field(default=0, description="Stored; new or not is unknown")
-    unconfirmed_count: int = Field(description="How many events are in batches Dodo never confirmed.")
-    unconfirmed_event_ids: list[str] = Field(description="Re-send exactly these events; it is safe")
-    batches: list[IngestBatch] = Field(description="One entry per request to Dodo, in order.")
+    unconfirmed_count: int = Field(description="In unconfirmed batches")
+    unconfirmed_event_ids: list[str] = Field(description="Re-send these; it is safe")
+    batches: list[IngestBatch] = Field(description="One per request, in order")
 
 
 # summarize_events
@@ -329,13 +329,13 @@ class MeterVerdict(BaseModel):
 
 
 class MeterMatch(BaseModel):
-    matched: bool = Field(description="Whether the meter (any, without meter_id) counts the event")
+    matched: bool = Field(description="The meter (any, without meter_id) counts it")
     reason: MatchReason = Field(description="What failed first (for one meter)")
     failed_clause: str | None = Field(description="e.g. clauses[1][0]")
     explanation: str = Field(description="Why, and what to change")
-    contributes: int | float | None = Field(description="What the event adds to the meter's value")
+    contributes: int | float | None = Field(description="What it adds to the meter")
     meters: list[MeterVerdict] | None = Field(default=None, description="Without meter_id: each active meter")
-    complete: bool = Field(default=True, description="False: not every meter was checked")
+    complete: bool = Field(default=True, description="false: not all checked")
 
 
 # list_meters
@@ -370,7 +370,7 @@ class UsageMeter(Meter):
     event_name: str = Field(description="The event_name it counts")
     aggregation: SummaryAggregation = Field(description="What it computes")
     measurement_unit: str = Field(description="Unit")
-    created_at: StoredTimestamp = Field(description="Created (RFC 3339)")
+    created_at: StoredTimestamp = Field(description="Created")
     updated_at: StoredTimestamp = Field(description="Last changed")
     description: str | None = Field(default=None, description="Description")
     # Published as a plain object: the filter's schema nests (filters of filters), which no flat
@@ -385,13 +385,67 @@ class MeterPage(BaseModel):
     """One page of meters, with what an agent needs to fetch the next one."""
 
     items: list[UsageMeter] = Field(description="The meters")
-    page_number: int = Field(description="The 0-based page these items come from.")
-    page_size: int = Field(description="The page size that was requested.")
-    has_more: bool = Field(description="True when the page came back full: another may follow")
-    next_page_number: int | None = Field(description="The page_number to ask for next; null at the end")
+    page_number: int = Field(description="0-based page")
+    page_size: int = Field(description="As requested")
+    has_more: bool = Field(description="Page full: more may follow")
+    next_page_number: int | None = Field(description="Ask for it next; null: the end")
 
     @classmethod
     def of(cls, items: list[UsageMeter], query: ListMetersQuery) -> MeterPage:
         """The page `query` asked for, each meter marked with the list (active or archived) it came from."""
         marked = [item.model_copy(update={"archived": query.archived}) for item in items]
         return cls(items=marked, **paging(len(items), query.page_number, query.page_size))
+
+
+# usage_history
+
+
+class UsageHistoryArguments(ToolArguments, UsageHistoryQuery):
+    tool_title = "Usage history of a subscription"
+    tool_description = (
+        "What Dodo bills a subscription for usage, per billing period, newest first: each meter's consumed, free "
+        "and chargeable units, unit price and total_price (smallest currency unit, e.g. cents). Pages as list_events."
+    )
+
+    subscription_id: SubscriptionId = Field(description="The subscription (case-sensitive)")
+    start_date: Timestamp | None = Field(default=None, description="Periods ending after this time (RFC 3339)")
+    end_date: Timestamp | None = Field(default=None, description="Periods starting by this time")
+    meter_id: MeterId | None = Field(default=None, description="Only this meter")
+    page_size: PageSize = Field(
+        default=DEFAULT_PAGE_SIZE,
+        le=MAX_USAGE_HISTORY_PAGE_SIZE,
+        description=f"Periods per page, 1 to {MAX_USAGE_HISTORY_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    )
+    page_number: PageNumber = Field(default=0, description="0-based page (default 0)")
+
+
+class PeriodMeterUsage(MeterUsage):
+    id: str = Field(description="meter_id")
+    name: str = Field(description="Meter name")
+    consumed_units: str = Field(description="Units the meter counted")
+    free_threshold: int = Field(description="Free units")
+    chargeable_units: str = Field(description="Units above the free ones")
+    price_per_unit: str = Field(description="In the smallest currency unit")
+    currency: str = Field(description="e.g. USD")
+    total_price: int = Field(description="Charged, in the smallest currency unit")
+
+
+class UsagePeriod(BillingPeriod):
+    start_date: StoredTimestamp = Field(description="Period start")
+    end_date: StoredTimestamp = Field(description="Period end")
+    # Narrowed to the tool's own item model (pydantic parses into it; mypy calls a narrowed list invariant).
+    meters: list[PeriodMeterUsage] = Field(description="Each metered component's usage")  # type: ignore[assignment]
+
+
+class UsageHistoryPage(BaseModel):
+    """One page of billing periods, with what an agent needs to fetch the next one."""
+
+    items: list[UsagePeriod] = Field(description="Billing periods, newest first")
+    page_number: int = Field(description="0-based page")
+    page_size: int = Field(description="As requested")
+    has_more: bool = Field(description="Page full: more may follow")
+    next_page_number: int | None = Field(description="Ask for it next; null: the end")
+
+    @classmethod
+    def of(cls, items: list[UsagePeriod], query: UsageHistoryQuery) -> UsageHistoryPage:
+        return cls(items=items, **paging(len(items), query.page_number, query.page_size))

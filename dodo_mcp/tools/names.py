@@ -13,6 +13,7 @@ TOOL_INGEST_EVENTS = "ingest_events"
 TOOL_SUMMARIZE_EVENTS = "summarize_events"
 TOOL_EXPLAIN_METER_MATCH = "explain_meter_match"
 TOOL_LIST_METERS = "list_meters"
+TOOL_USAGE_HISTORY = "usage_history"
 # Every tool, in the order tools/list shows them.
 TOOL_NAMES = (
     TOOL_RETRIEVE_EVENT,
@@ -21,6 +22,7 @@ TOOL_NAMES = (
     TOOL_SUMMARIZE_EVENTS,
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_LIST_METERS,
+    TOOL_USAGE_HISTORY,
 )
 # The tools that change anything in Dodo; --read-only hides them.
 WRITE_TOOLS = frozenset({TOOL_INGEST_EVENTS})

@@ -1,4 +1,4 @@
-"""MCP prompts: the three jobs agents are asked to do most, as step-by-step plans over the tools.
+"""MCP prompts: the four jobs agents are asked to do most, as step-by-step plans over the tools.
 
 Clients that support prompts show them as slash commands (e.g. /investigate_missing_usage in Claude
 Code). Each renders one user message naming the tools to call, in order, with the arguments filled
@@ -24,11 +24,13 @@ from dodo_mcp.tools.names import (
     TOOL_LIST_EVENTS,
     TOOL_RETRIEVE_EVENT,
     TOOL_SUMMARIZE_EVENTS,
+    TOOL_USAGE_HISTORY,
 )
 
 PROMPT_INVESTIGATE = "investigate_missing_usage"
 PROMPT_SUMMARIZE = "summarize_customer_usage"
 PROMPT_CHECK_SHAPE = "check_event_shape"
+PROMPT_EXPLAIN_BILL = "explain_usage_bill"
 
 CustomerId = Annotated[str, Field(description="The customer_id whose usage to look at")]
 OptionalMeterId = Annotated[str, Field(description="A meter_id to check against (optional)")]
@@ -69,8 +71,9 @@ def investigate_missing_usage(
         ]
     else:
         steps.append(
-            "If a meter shows the low numbers, ask the user for its meter_id and call explain_meter_match with an "
-            "event from step 2 that should count."
+            f'{TOOL_EXPLAIN_METER_MATCH} with {{"event_id": <an event from step 2 that should count>}}: without '
+            "meter_id it checks every active meter, so it shows which meters count the event and, for the others, "
+            "the first failing condition."
         )
     steps.append(
         "If the user has event_ids that should exist, retrieve_event each one (ids are case-sensitive); a 404 "
@@ -141,6 +144,32 @@ def check_event_shape_text(event_name: str, meter_id: str = "", customer_id: str
     )
 
 
+def explain_usage_bill(
+    subscription_id: Annotated[str, Field(description="The subscription whose usage charges to explain")],
+    customer_id: Annotated[str, Field(description="The subscription's customer_id, whose events it bills")],
+    meter_id: Annotated[str, Field(description="Only this meter_id's charges (optional)")] = "",
+) -> str:
+    meter = meter_id.strip()
+    steps = [
+        f"{_with(TOOL_USAGE_HISTORY, subscription_id=subscription_id, meter_id=meter, page_size=3)}: the latest "
+        "billing periods, newest first, with each meter's consumed_units, free_threshold, chargeable_units, "
+        "price_per_unit and total_price.",
+        f'{TOOL_SUMMARIZE_EVENTS} with {{"customer_id": {json.dumps(customer_id, ensure_ascii=False)}, "meter_id": '
+        '<each meter id from step 1>, "start": <the start_date of the period>, "end": <its end_date>}: what the '
+        "customer's events add up to as the meter counts them; it should equal consumed_units. (end is inclusive "
+        "here and the period's end_date is not: an event exactly at end_date is the next period's.)",
+        f"Where the two differ: {_with(TOOL_LIST_EVENTS, customer_id=customer_id, page_size=10)} with the period's "
+        f"start and end, then {TOOL_EXPLAIN_METER_MATCH} on an event that should count (without meter_id it checks "
+        "every active meter).",
+    ]
+    return _plan(
+        f"Explain what subscription {subscription_id} (customer {customer_id}) is billed for usage.",
+        steps,
+        "For each meter, show consumed - free = chargeable units, times price_per_unit = total_price (in the "
+        "currency's smallest unit: 575 in USD is $5.75), and name any difference from the events with its cause.",
+    )
+
+
 def _plan(goal: str, steps: list[str], finish: str) -> str:
     numbered = "\n".join(f"{index}. {step}" for index, step in enumerate(steps, 1))
     return f"{goal}\n\nUse the dodo-mcp tools in this order:\n{numbered}\n\n{finish}"
@@ -190,6 +219,13 @@ PROMPTS = (
         "Check that an integration's events have the shape Dodo and its meters expect.",
         lambda tools: check_event_shape_prompt(TOOL_INGEST_EVENTS in tools),
         frozenset({TOOL_LIST_EVENTS, TOOL_SUMMARIZE_EVENTS, TOOL_EXPLAIN_METER_MATCH}),
+    ),
+    PromptSpec(
+        PROMPT_EXPLAIN_BILL,
+        "Explain a usage bill",
+        "What a subscription is billed for usage, per period and meter, checked against the customer's events.",
+        lambda _: explain_usage_bill,
+        frozenset({TOOL_USAGE_HISTORY, TOOL_SUMMARIZE_EVENTS, TOOL_LIST_EVENTS, TOOL_EXPLAIN_METER_MATCH}),
     ),
 )
 

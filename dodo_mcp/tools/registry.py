@@ -31,6 +31,8 @@ from dodo_mcp.tools.models import (
     SummarizeEventsArguments,
     ToolArguments,
     UsageEvent,
+    UsageHistoryArguments,
+    UsageHistoryPage,
 )
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
@@ -40,6 +42,7 @@ from dodo_mcp.tools.names import (
     TOOL_NAMES,
     TOOL_RETRIEVE_EVENT,
     TOOL_SUMMARIZE_EVENTS,
+    TOOL_USAGE_HISTORY,
     WRITE_TOOLS,
 )
 from dodo_mcp.tools.schemas import Role, published_schema
@@ -91,6 +94,7 @@ TOOL_SPECS: dict[str, ToolSpec] = {
         ToolSpec(TOOL_SUMMARIZE_EVENTS, SummarizeEventsArguments, EventSummary, handlers.summarize_events),
         ToolSpec(TOOL_EXPLAIN_METER_MATCH, ExplainMeterMatchArguments, MeterMatch, handlers.explain_meter_match),
         ToolSpec(TOOL_LIST_METERS, ListMetersArguments, MeterPage, handlers.list_meters),
+        ToolSpec(TOOL_USAGE_HISTORY, UsageHistoryArguments, UsageHistoryPage, handlers.usage_history),
     )
 }
 assert tuple(TOOL_SPECS) == TOOL_NAMES

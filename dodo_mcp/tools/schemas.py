@@ -26,6 +26,11 @@ from dodo_mcp.api.limits import MAX_ID_LENGTH, MAX_PAGE_NUMBER
 
 # Keys that cost context tokens and tell a model nothing the description does not.
 _NOISE = frozenset({"title"})
+# Output-schema keywords a reader of results does without (see lean_schema): what an input must meet.
+_READ_ONLY_NOISE = frozenset(
+    {"required", "format", "default", "additionalProperties", "minLength", "maxLength", "minimum", "maximum"}
+    | {"minItems", "maxItems", "pattern"}
+)
 # Input-schema keywords some clients' converters crash on or drop; the server enforces them anyway.
 _UNPORTABLE_INPUT_KEYWORDS = frozenset({"propertyNames", "maxProperties"})
 
@@ -34,7 +39,16 @@ Role = Literal["input", "output"]
 
 def published_schema(model: type[BaseModel], role: Role) -> dict[str, Any]:
     """The schema tools/list publishes for `model` as a tool's input or output: portable, then lean."""
-    lean = lean_schema(portable_schema(model, role))
+    lean = lean_schema(portable_schema(model, role), output=role == "output")
+    assert isinstance(lean, dict)
+    return lean
+
+
+def result_contract(model: type[BaseModel]) -> dict[str, Any]:
+    """The whole schema of a tool's result, `required` and formats included, that every result meets.
+
+    tools/list publishes it lean (see lean_schema); the suite checks every structuredContent against this."""
+    lean = lean_schema(portable_schema(model, "output"))
     assert isinstance(lean, dict)
     return lean
 
@@ -121,16 +135,22 @@ def _one_type_each(rest: dict[str, Any], types: list[str], shared: dict[str, Any
     return {"anyOf": branches, **rest}
 
 
-def lean_schema(node: Any, *, is_property: bool = False) -> Any:
+def lean_schema(node: Any, *, is_property: bool = False, output: bool = False) -> Any:
     """A portable schema without what costs context and tells the model nothing.
 
     Every tools/list is read in full on every conversation: "default": null, the descriptions of
     whole objects (the tool description says it; the properties' own descriptions are kept) and a
     page_number maximum of 2**31-1 are dropped, and so are the id length bounds (1 to 512): the
     arguments are still checked against them, with a message that says so.
+
+    An `output` schema is read, never filled in, so it also goes without what only an input must
+    meet: `required` (every field listed is in every result unless its description says when it is
+    left out), `format` (the descriptions say RFC 3339), defaults and bounds. That is about 330 of
+    the 3,600 tokens tools/list may cost. The whole schema is result_contract's, and the suite
+    holds every result to it.
     """
     if isinstance(node, list):
-        return [lean_schema(item) for item in node]
+        return [lean_schema(item, output=output) for item in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
@@ -144,8 +164,10 @@ def lean_schema(node: Any, *, is_property: bool = False) -> Any:
             continue
         if key == "maximum" and value == MAX_PAGE_NUMBER:
             continue
+        if output and key in _READ_ONLY_NOISE:
+            continue
         if key == "properties" and isinstance(value, dict):
-            out[key] = {name: lean_schema(prop, is_property=True) for name, prop in value.items()}
+            out[key] = {name: lean_schema(prop, is_property=True, output=output) for name, prop in value.items()}
         else:
-            out[key] = lean_schema(value)
+            out[key] = lean_schema(value, output=output)
     return out

@@ -54,8 +54,8 @@ def main(argv: list[str]) -> int:
     inspector = Path(argv[0])
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "sandbox.sqlite3"
-        meter_id = anyio.run(scenario.seed, db)
-        expected = scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), meter_id)
+        seeded = anyio.run(scenario.seed, db)
+        expected = scenario.calls(scenario.usage_events(datetime.now(timezone.utc)), seeded)
         for tool, arguments, structured in expected:
             code, stdout, stderr = call(inspector, db, tool, arguments)
             shown = " ".join(tool_arg(name, value) for name, value in arguments.items())

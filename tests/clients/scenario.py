@@ -8,14 +8,31 @@ the sandbox's own POST /meters, so explain_meter_match has something to match.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from dodo_mcp.api.timestamps import format_timestamp
+from dodo_mcp.sandbox.billing import add_interval
+from tests.billing import Component, create_subscription, usage_product
 from tests.test_insights import create_meters, meter
 
 CUSTOMER = "cus_conv"
 METER = meter("api_request", {"type": "sum", "key": "tokens"})
+# The customer's subscription prices the meter's tokens at 2.5 cents each, the first 100 free.
+PRICE_PER_UNIT, FREE_TOKENS = "2.5", 100
+# It started this long before the seeding: its first period holds the events, which are minutes old.
+SUBSCRIBED_BEFORE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the scenario's database holds before the calls: the meter and the customer's subscription."""
+
+    meter_id: str
+    subscription_id: str
+    subscribed_at: datetime
 
 
 def usage_events(now: datetime) -> list[dict[str, Any]]:
@@ -42,10 +59,12 @@ def usage_events(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-async def seed(db: Path) -> str:
-    """Create the scenario's meter in the sandbox database `db`; its id."""
+async def seed(db: Path) -> Seeded:
+    """Create the scenario's meter, and the customer's subscription that bills it, in the sandbox database `db`."""
     [meter_id] = await create_meters(db, [METER])
-    return meter_id
+    at = (datetime.now(timezone.utc) - SUBSCRIBED_BEFORE).replace(microsecond=0)
+    product = usage_product([Component(meter_id, PRICE_PER_UNIT, FREE_TOKENS)])
+    return Seeded(meter_id, await create_subscription(db, product, CUSTOMER, at), at)
 
 
 def ingested(count: int) -> dict[str, Any]:
@@ -62,9 +81,11 @@ def ingested(count: int) -> dict[str, Any]:
     }
 
 
-def calls(events: list[dict[str, Any]], meter_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+def calls(events: list[dict[str, Any]], seeded: Seeded) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(tool, arguments, the exact structuredContent expected), in the order they must run."""
     stored = [{"business_id": "bus_sandbox", **event} for event in events]
+    meter_id = seeded.meter_id
+    tokens = sum(event["metadata"]["tokens"] for event in events)
     return [
         ("ingest_events", {"events": events}, ingested(len(events))),
         (
@@ -112,5 +133,34 @@ def calls(events: list[dict[str, Any]], meter_id: str) -> list[tuple[str, dict[s
             "list_meters",
             {"archived": True, "page_size": 5},
             {"items": [], "page_number": 0, "page_size": 5, "has_more": False, "next_page_number": None},
+        ),
+        # The events' tokens, billed: the first 100 free, 2.5 cents each after.
+        (
+            "usage_history",
+            {"subscription_id": seeded.subscription_id, "meter_id": meter_id},
+            {
+                "items": [
+                    {
+                        "start_date": format_timestamp(seeded.subscribed_at),
+                        "end_date": format_timestamp(add_interval(seeded.subscribed_at, "Month", 1)),
+                        "meters": [
+                            {
+                                "id": meter_id,
+                                "name": METER["name"],
+                                "consumed_units": str(tokens),
+                                "free_threshold": FREE_TOKENS,
+                                "chargeable_units": str(tokens - FREE_TOKENS),
+                                "price_per_unit": PRICE_PER_UNIT,
+                                "currency": "USD",
+                                "total_price": round((tokens - FREE_TOKENS) * 2.5),
+                            }
+                        ],
+                    }
+                ],
+                "page_number": 0,
+                "page_size": 10,
+                "has_more": False,
+                "next_page_number": None,
+            },
         ),
     ]

@@ -16,7 +16,15 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { generate } from "json-schema-faker";
 
-const ALL_TOOLS = ["retrieve_event", "list_events", "ingest_events", "summarize_events", "explain_meter_match", "list_meters"];
+const ALL_TOOLS = [
+  "retrieve_event",
+  "list_events",
+  "ingest_events",
+  "summarize_events",
+  "explain_meter_match",
+  "list_meters",
+  "usage_history",
+];
 // Calls per tool: half with only the required properties, half with every optional one too.
 const SAMPLES = 12;
 // Generated timestamps inside the window Dodo accepts (the last hour), so some ingests succeed. A format
