@@ -17,23 +17,50 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
 - `advertise_what_is_served`: MCPServer registers handlers for tools, prompts and resources whatever
   it serves, and the SDK advertises a capability for every handler. A middleware (the SDK's own hook
   around initialization) drops each capability that has nothing registered, when a client asks.
+- `serve_client_logging`: MCPServer has no `logging/setLevel` handler, and the SDK sends every log
+  message on a handshake-era connection whatever level the client asked for. The handler here keeps
+  the level on the connection and SdkToolCall.log filters by it (which also advertises `logging`); on
+  2026-07-28 connections the SDK itself sends only what each request's `_meta` log level opts into.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    EmptyResult,
+    LoggingLevel,
+    SetLevelRequestParams,
+    TextContent,
+    ToolAnnotations,
+)
 
-from dodo_mcp.tools.call import ToolDefinition, ToolResult
+from dodo_mcp.tools.call import LogLevel, ToolDefinition, ToolResult
+
+logger = logging.getLogger(__name__)
+
+# The 2026-07-28 revision deprecates MCP logging (SEP-2577) but still carries it, and the SDK warns on
+# every log message sent; dodo-mcp serves logging on purpose, in both eras, so the warning is noise on stderr.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated", category=MCPDeprecationWarning)
+
+# The logger name on every log message dodo-mcp sends its client.
+CLIENT_LOGGER = "dodo-mcp"
+# The RFC 5424 levels, least severe first, as the SDK's LoggingLevel lists them.
+_LEVELS: tuple[str, ...] = get_args(LoggingLevel)
+# Where a connection keeps the level its client set with logging/setLevel.
+_LEVEL_STATE = "dodo_mcp.log_level"
 
 
 class SdkToolCall:
@@ -56,6 +83,17 @@ class SdkToolCall:
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         # A no-op unless the client sent a progress token.
         await self._ctx.report_progress(progress, total, message)
+
+    async def log(self, level: LogLevel, message: str) -> None:
+        threshold = _connection_state(self._ctx.session).get(_LEVEL_STATE)
+        if threshold is not None and _LEVELS.index(level) < _LEVELS.index(threshold):
+            return
+        try:
+            # On a 2026-07-28 connection the SDK sends it only at or above the level this request opted into.
+            await self._ctx.log(level, message, logger_name=CLIENT_LOGGER)
+        except Exception:
+            # A log line is best-effort: a client gone mid-call must not fail the call it was told about.
+            logger.debug("a log message could not be sent to the client", exc_info=True)
 
 
 def call_tool_result(result: ToolResult) -> CallToolResult:
@@ -178,6 +216,22 @@ class _AdvertiseWhatIsServed:
 def advertise_what_is_served(server: MCPServer[Any]) -> None:
     """Advertise only the capabilities (tools, prompts, resources) under which something is registered."""
     server.middleware.append(_AdvertiseWhatIsServed(server))
+
+
+def _connection_state(session: Any) -> dict[str, Any]:
+    """The connection's scratch state (the SDK's public Connection.state), which ServerSession holds privately."""
+    state: dict[str, Any] = session._connection.state
+    return state
+
+
+async def _set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
+    _connection_state(ctx.session)[_LEVEL_STATE] = params.level
+    return EmptyResult()
+
+
+def serve_client_logging(server: MCPServer[Any]) -> None:
+    """Answer logging/setLevel, keeping the level for SdkToolCall.log; the SDK then advertises `logging`."""
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
 
 
 def authenticated_caller(identity: str) -> Any:

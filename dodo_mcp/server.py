@@ -27,7 +27,7 @@ from dodo_mcp.api.limits import (
     MAX_PAGE_SIZE,
 )
 from dodo_mcp.config import Settings
-from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool
+from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool, serve_client_logging
 from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.messages import IDEMPOTENT
 from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
@@ -155,4 +155,6 @@ def build_server(
         server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
     check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
     advertise_what_is_served(server)
+    # Retries, rate-limit waits and unconfirmed ingest batches reach the client as log messages.
+    serve_client_logging(server)
     return server

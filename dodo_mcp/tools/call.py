@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic_core import to_json
+
+# The MCP log levels dodo-mcp sends its client (notifications/message).
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class ToolCall(Protocol):
@@ -28,6 +31,12 @@ class ToolCall(Protocol):
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Progress for the client, when it asked for it with a progress token (else nothing happens)."""
+        ...
+
+    async def log(self, level: LogLevel, message: str) -> None:
+        """A log message for the client, when the level it asked for lets `level` through (else nothing happens).
+
+        The text goes out as it is: scrub secrets first (ToolContext.log does)."""
         ...
 
 

@@ -21,6 +21,7 @@ from dodo_mcp.api.errors import (
     ScanTimeout,
 )
 from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
+from dodo_mcp.api.notices import RetryNotice
 from dodo_mcp.api.paging import ScanStop
 from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, ENVIRONMENT_ENV
 
@@ -180,3 +181,29 @@ def stop_reason(stop: ScanStop) -> str:
         return "it reached this call's time limit"
     assert stop.error is not None
     return f"page {stop.page_number} failed: {stop.error.message}"
+
+
+# What the client hears while a call runs (MCP log notifications).
+
+
+def retry_notice(notice: RetryNotice) -> str:
+    """A retry about to happen, for the client's log: which request, which attempt, why, and how long the wait."""
+    operation, wait = notice.operation.value, _seconds(notice.wait_s)
+    attempt = f"attempt {notice.attempt} of {notice.attempts}"
+    if isinstance(notice.error, RateLimitError) and notice.asked_by_dodo:
+        return f"{operation} hit Dodo's rate limit (429, {attempt}): waiting {wait} s, as Dodo's Retry-After asks, then retrying."
+    asked = ", as Dodo's Retry-After asks" if notice.asked_by_dodo else ""
+    return f"{operation} failed ({attempt}: {notice.error.message.rstrip('.')}); retrying in {wait} s{asked}."
+
+
+def unconfirmed_batch_notice(number: int, batches: int, first_index: int, count: int, error: DodoError) -> str:
+    """One ingest batch Dodo never confirmed, for the client's log: which events, and why."""
+    attempts = f"{error.attempts} attempt{'s' if error.attempts != 1 else ''}"
+    return (
+        f"ingest_events batch {number} of {batches}, events[{first_index}..{first_index + count - 1}] "
+        f"({count} event{'s' if count != 1 else ''}), was not confirmed after {attempts}: {error.message}"
+    )
+
+
+def _seconds(seconds: float) -> str:
+    return f"{round(seconds, 2):g}"
