@@ -24,10 +24,11 @@ from dodo_mcp.api.notices import RetryNotice, listening
 from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
-from dodo_mcp.tools.call import LogLevel, ToolCall, ToolResult, failure, success
+from dodo_mcp.tools.call import InputRequired, LogLevel, ToolCall, ToolResult, failure, success
 from dodo_mcp.tools.explain import explain
 from dodo_mcp.tools.ingest import ingest, ingest_answer, unconfirmed_batch_notices
 from dodo_mcp.tools.list_text import page_text
+from dodo_mcp.tools.live_confirmation import live_ingest_refusal
 from dodo_mcp.tools.messages import error_text, retry_notice
 from dodo_mcp.tools.models import (
     EventPage,
@@ -110,6 +111,9 @@ def answering_errors(name: str, handler: Handler) -> Handler:
         try:
             with context.call_guard, listening(tell_client):
                 return context.without_secrets(await handler(context, tool_call), tool_call)
+        except InputRequired:
+            # Not a failure: the question goes to the user, and the call comes again with the answer.
+            raise
         except (DodoError, InvalidArgumentsError) as exc:
             logger.info("%s failed: %s", name, type(exc).__name__)
             text = error_text(exc) if isinstance(exc, DodoError) else str(exc)
@@ -147,11 +151,16 @@ async def list_meters(context: ToolContext, call: ToolCall) -> ToolResult:
 
 async def ingest_events(context: ToolContext, call: ToolCall) -> ToolResult:
     arguments = validate_arguments(IngestEventsArguments, call.arguments, tool=TOOL_INGEST_EVENTS)
+    # A missing key is said before the user is asked to confirm anything.
+    key = context.client.check_api_key(context.api_key(call))
+    refusal = await live_ingest_refusal(context.client.settings, call, arguments.events)
+    if refusal is not None:
+        return refusal
 
     async def progress(sent: int, total: int) -> None:
         await call.report_progress(sent, total, "events sent")
 
-    result, failures = await ingest(context.client, arguments.events, api_key=context.api_key(call), progress=progress)
+    result, failures = await ingest(context.client, arguments.events, api_key=key, progress=progress)
     for notice in unconfirmed_batch_notices(result, failures):
         await context.log(call, "warning", notice)
     return ingest_answer(result, failures)
