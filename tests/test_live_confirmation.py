@@ -11,6 +11,8 @@ the request still reaches only 127.0.0.1, where the double records it (its Host 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -23,10 +25,19 @@ from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 
-from dodo_mcp.config import Settings
+from dodo_mcp.config import LIVE_INGEST_CONFIRMATION_ENV, Settings, settings_from_env
 from dodo_mcp.sandbox import open_store, sandbox_backend
 from dodo_mcp.server import build_server
-from tests.conftest import CAPTURED, Session, counts, dodo_settings, ingest_counts, logged_lines, text_of
+from tests.conftest import (
+    CAPTURED,
+    Session,
+    counts,
+    dodo_settings,
+    ingest_counts,
+    logged_lines,
+    server_env,
+    text_of,
+)
 from tests.dodo_double import DodoDouble
 
 pytestmark = pytest.mark.anyio
@@ -297,3 +308,21 @@ async def test_a_2026_answer_counts_only_for_the_question_the_user_was_shown(dod
         CAPTURED.append(repr(confirmed))
     assert isinstance(confirmed, CallToolResult) and not confirmed.is_error
     assert sent_bodies(dodo) == [{"events": EVENTS}]
+
+
+def test_the_setting_comes_from_the_flag_then_the_environment_then_auto() -> None:
+    env = {LIVE_INGEST_CONFIRMATION_ENV: "Required"}
+    assert settings_from_env({}).live_ingest_confirmation == "auto"
+    assert settings_from_env(env).live_ingest_confirmation == "required"
+    assert settings_from_env(env, live_ingest_confirmation="off").live_ingest_confirmation == "off"
+
+
+def test_a_bad_setting_stops_the_server_with_one_line() -> None:
+    env = server_env(None, DODO_MCP_LIVE_INGEST_CONFIRMATION="sometimes")
+    process = subprocess.run(
+        [sys.executable, "-m", "dodo_mcp"], capture_output=True, text=True, env=env, timeout=30, input=""
+    )
+    assert (process.returncode, process.stdout) == (2, "")
+    assert process.stderr == (
+        "dodo-mcp: DODO_MCP_LIVE_INGEST_CONFIRMATION must be one of auto, off, required, not 'sometimes'\n"
+    )
