@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -23,6 +24,8 @@ ENVIRONMENT_URLS: dict[str, str] = {
     "test_mode": "https://test.dodopayments.com",
     "live_mode": "https://live.dodopayments.com",
 }
+# Dodo's live host: calls to it record real usage, whatever the environment setting says.
+LIVE_HOST = "live.dodopayments.com"
 # Safer than the official SDKs' silent live default: a forgotten setting cannot bill anyone.
 DEFAULT_ENVIRONMENT: Environment = "test_mode"
 # MCP clients give up on a call after about 60 s; every retry and wait must fit well inside that.
@@ -34,6 +37,11 @@ DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_INGEST_BATCH_SIZE = 500
 DEFAULT_INGEST_CONCURRENCY = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Whether ingest_events asks the user before sending to Dodo's live host: when the client can ask (auto),
+# never (off, for unattended use), or always, refusing where the client cannot ask (required).
+LiveIngestConfirmation = Literal["auto", "off", "required"]
+LIVE_INGEST_CONFIRMATIONS: tuple[LiveIngestConfirmation, ...] = ("auto", "off", "required")
+DEFAULT_LIVE_INGEST_CONFIRMATION: LiveIngestConfirmation = "auto"
 # The network transports' defaults (dodo_mcp.http_transport): loopback only, a 4 MiB body limit, and
 # 20 s for calls in flight to finish after SIGTERM.
 DEFAULT_HOST = "127.0.0.1"
@@ -59,6 +67,7 @@ INGEST_BATCH_SIZE_ENV = "DODO_MCP_INGEST_BATCH_SIZE"
 INGEST_CONCURRENCY_ENV = "DODO_MCP_INGEST_CONCURRENCY"
 READ_ONLY_ENV = "DODO_MCP_READ_ONLY"
 TOOLS_ENV = "DODO_MCP_TOOLS"
+LIVE_INGEST_CONFIRMATION_ENV = "DODO_MCP_LIVE_INGEST_CONFIRMATION"
 TRANSPORT_ENV = "DODO_MCP_TRANSPORT"
 HOST_ENV = "DODO_MCP_HOST"
 PORT_ENV = "DODO_MCP_PORT"
@@ -126,12 +135,18 @@ class Settings:
     ingest_concurrency: int = DEFAULT_INGEST_CONCURRENCY
     # Dodo's rate limit per key (its documented 100 a minute), which paging scans share (api/budget.py).
     requests_per_minute: int = REQUESTS_PER_MINUTE
+    live_ingest_confirmation: LiveIngestConfirmation = DEFAULT_LIVE_INGEST_CONFIRMATION
     # Set by the sandbox: the API is served in-process rather than over the network.
     sandbox: bool = field(default=False)
 
     @property
     def base_url(self) -> str:
         return (self.base_url_override or ENVIRONMENT_URLS[self.environment]).rstrip("/")
+
+    @property
+    def sends_to_live(self) -> bool:
+        """Whether calls reach Dodo's live host: live_mode, or a base URL override on that host (never the sandbox)."""
+        return not self.sandbox and (urlsplit(self.base_url).hostname or "") == LIVE_HOST
 
     @property
     def target(self) -> str:
@@ -153,6 +168,7 @@ def settings_from_env(
     log_level: str | None = None,
     ingest_batch_size: int | None = None,
     ingest_concurrency: int | None = None,
+    live_ingest_confirmation: str | None = None,
 ) -> Settings:
     """Build Settings from the environment; keyword arguments (from flags) win over it."""
     env = os.environ if environ is None else environ
@@ -185,6 +201,16 @@ def settings_from_env(
     if not 1 <= concurrency <= 16:
         raise SettingsError(f"the ingest concurrency must be between 1 and 16, not {concurrency}")
 
+    confirmation = (
+        (live_ingest_confirmation or env.get(LIVE_INGEST_CONFIRMATION_ENV) or DEFAULT_LIVE_INGEST_CONFIRMATION)
+        .strip()
+        .lower()
+    )
+    if confirmation not in LIVE_INGEST_CONFIRMATIONS:
+        raise SettingsError(
+            f"{LIVE_INGEST_CONFIRMATION_ENV} must be one of {', '.join(LIVE_INGEST_CONFIRMATIONS)}, not {confirmation!r}"
+        )
+
     return Settings(
         api_key=SecretStr(key) if key else None,
         environment=chosen_environment,  # type: ignore[arg-type]  # checked above
@@ -194,6 +220,7 @@ def settings_from_env(
         log_level=chosen_level,
         ingest_batch_size=batch_size,
         ingest_concurrency=concurrency,
+        live_ingest_confirmation=confirmation,  # type: ignore[arg-type]  # checked above
     )
 
 

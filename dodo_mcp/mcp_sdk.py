@@ -21,20 +21,31 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
   `@completion()` decorator hands its function the reference, the argument and the context, but not
   the request, so not its headers; a per-client Dodo key travels in one. The handler is registered on
   the low-level server as that decorator does it, with the request context kept.
+- `serve_client_logging`: MCPServer has no `logging/setLevel` handler, and the SDK sends every log
+  message on a handshake-era connection whatever level the client asked for. The handler here keeps
+  the level on the connection and SdkToolCall.log filters by it (which also advertises `logging`); on
+  2026-07-28 connections the SDK itself sends only what each request's `_meta` log level opts into.
+- Elicitation in both protocol eras (SdkToolCall.confirm): up to 2025-11-25 an `elicitation/create`
+  request mid-call (ctx.elicit); from 2026-07-28 the multi-round tools/call, an InputRequiredResult
+  whose question's digest rides the (SDK-sealed) request_state, so an answer counts only for the
+  question the user was shown.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, render_elicitation_schema
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     INVALID_PARAMS,
@@ -42,15 +53,37 @@ from mcp_types import (
     CompleteRequestParams,
     CompleteResult,
     Completion,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    EmptyResult,
+    InputRequiredResult,
+    LoggingLevel,
     PromptReference,
+    SetLevelRequestParams,
     TextContent,
     ToolAnnotations,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
-from dodo_mcp.tools.call import ToolDefinition, ToolResult
+from dodo_mcp.tools.call import ConfirmForm, InputRequired, LogLevel, ToolDefinition, ToolResult
 from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
 
 logger = logging.getLogger(__name__)
+
+# The 2026-07-28 revision deprecates MCP logging (SEP-2577) but still carries it, and the SDK warns on
+# every log message sent; dodo-mcp serves logging on purpose, in both eras, so the warning is noise on stderr.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated", category=MCPDeprecationWarning)
+
+# The logger name on every log message dodo-mcp sends its client.
+CLIENT_LOGGER = "dodo-mcp"
+# The RFC 5424 levels, least severe first, as the SDK's LoggingLevel lists them.
+_LEVELS: tuple[str, ...] = get_args(LoggingLevel)
+# Where a connection keeps the level its client set with logging/setLevel.
+_LEVEL_STATE = "dodo_mcp.log_level"
+# The key of our one question in a 2026-07-28 InputRequiredResult.
+_CONFIRMATION = "confirm"
 
 
 class SdkToolCall:
@@ -58,6 +91,8 @@ class SdkToolCall:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        # Set with InputRequired: what the call answers this round instead of a result.
+        self.input_required: InputRequiredResult | None = None
 
     @property
     def arguments(self) -> Mapping[str, Any] | None:
@@ -74,6 +109,64 @@ class SdkToolCall:
         # A no-op unless the client sent a progress token.
         await self._ctx.report_progress(progress, total, message)
 
+    async def log(self, level: LogLevel, message: str) -> None:
+        threshold = _connection_state(self._ctx.session).get(_LEVEL_STATE)
+        if threshold is not None and _LEVELS.index(level) < _LEVELS.index(threshold):
+            return
+        try:
+            # On a 2026-07-28 connection the SDK sends it only at or above the level this request opted into.
+            await self._ctx.log(level, message, logger_name=CLIENT_LOGGER)
+        except Exception:
+            # A log line is best-effort: a client gone mid-call must not fail the call it was told about.
+            logger.debug("a log message could not be sent to the client", exc_info=True)
+
+    @property
+    def can_elicit(self) -> bool:
+        capabilities = self._ctx.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        # A bare `elicitation: {}` (before modes existed) is form support; URL-only is not.
+        if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+            return False
+        # From 2026-07-28 the question rides the call's own answer; before, it needs a channel to the client.
+        return self._multi_round or self._ctx.session.can_send_request
+
+    async def confirm(self, question: str, form: type[ConfirmForm]) -> bool | None:
+        if self._multi_round:
+            return self._answer_or_ask(question, form)
+        try:
+            answer = await self._ctx.elicit(question, form)
+        except (MCPError, ValueError):
+            # The client failed to ask, or answered with something other than the form: not a yes.
+            logger.info("the client's answer to a confirmation was not usable", exc_info=True)
+            return None
+        if isinstance(answer, AcceptedElicitation):
+            return answer.data.confirm
+        return False if isinstance(answer, DeclinedElicitation) else None
+
+    @property
+    def _multi_round(self) -> bool:
+        return self._ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    def _answer_or_ask(self, question: str, form: type[ConfirmForm]) -> bool | None:
+        """The user's answer to `question`, when this round carries it; else the question, raised for the seam."""
+        request = ElicitRequest(
+            params=ElicitRequestFormParams(message=question, requested_schema=render_elicitation_schema(form))
+        )
+        # The SDK seals request_state, so the client cannot forge it: an answer counts only for this question.
+        asked = "dodo-mcp/confirm:" + hashlib.sha256(request.model_dump_json(by_alias=True).encode()).hexdigest()
+        answer = (self._ctx.input_responses or {}).get(_CONFIRMATION)
+        if isinstance(answer, ElicitResult) and self._ctx.request_state == asked:
+            if answer.action == "decline":
+                return False
+            if answer.action == "accept":
+                try:
+                    return form.model_validate(answer.content).confirm
+                except ValidationError:
+                    return None
+            return None
+        self.input_required = InputRequiredResult(input_requests={_CONFIRMATION: request}, request_state=asked)
+        raise InputRequired
+
 
 def call_tool_result(result: ToolResult) -> CallToolResult:
     return CallToolResult(
@@ -86,8 +179,13 @@ def call_tool_result(result: ToolResult) -> CallToolResult:
 def sdk_tool(definition: ToolDefinition) -> Tool:
     """The SDK's Tool for `definition`: its schemas and annotations as given, answered by its function."""
 
-    async def call(ctx: Context) -> CallToolResult:
-        return call_tool_result(await definition.answer(SdkToolCall(ctx)))
+    async def call(ctx: Context) -> CallToolResult | InputRequiredResult:
+        tool_call = SdkToolCall(ctx)
+        try:
+            return call_tool_result(await definition.answer(tool_call))
+        except InputRequired:
+            assert tool_call.input_required is not None
+            return tool_call.input_required
 
     call.__name__ = definition.name
     annotations = ToolAnnotations(title=definition.title, **definition.hints)
@@ -263,6 +361,22 @@ def serve_completions(server: MCPServer[Any], complete: Complete) -> None:
         return CompleteResult(completion=completion)
 
     _lowlevel(server).add_request_handler("completion/complete", CompleteRequestParams, handler)
+
+
+def _connection_state(session: Any) -> dict[str, Any]:
+    """The connection's scratch state (the SDK's public Connection.state), which ServerSession holds privately."""
+    state: dict[str, Any] = session._connection.state
+    return state
+
+
+async def _set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
+    _connection_state(ctx.session)[_LEVEL_STATE] = params.level
+    return EmptyResult()
+
+
+def serve_client_logging(server: MCPServer[Any]) -> None:
+    """Answer logging/setLevel, keeping the level for SdkToolCall.log; the SDK then advertises `logging`."""
+    _lowlevel(server).add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
 
 
 def authenticated_caller(identity: str) -> Any:

@@ -27,7 +27,13 @@ from dodo_mcp.api.limits import (
     MAX_PAGE_SIZE,
 )
 from dodo_mcp.config import Settings
-from dodo_mcp.mcp_sdk import advertise_what_is_served, check_prompt_requests, sdk_tool, serve_completions
+from dodo_mcp.mcp_sdk import (
+    advertise_what_is_served,
+    check_prompt_requests,
+    sdk_tool,
+    serve_client_logging,
+    serve_completions,
+)
 from dodo_mcp.tools.completion import Completer
 from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.messages import IDEMPOTENT
@@ -164,4 +170,6 @@ def build_server(
     check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
     serve_completions(server, Completer(context, tools).complete)
     advertise_what_is_served(server)
+    # Retries, rate-limit waits and unconfirmed ingest batches reach the client as log messages.
+    serve_client_logging(server)
     return server

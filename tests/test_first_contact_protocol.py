@@ -49,8 +49,13 @@ REFUSED = [
     ),
 ]
 # Every session of this server advertises exactly these: it serves tools, prompts and their arguments'
-# completion, nothing else.
-TOOLS_AND_PROMPTS = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}, "completions": {}}
+# completion, and log messages, nothing else.
+TOOLS_AND_PROMPTS = {
+    "tools": {"listChanged": False},
+    "prompts": {"listChanged": False},
+    "completions": {},
+    "logging": {},
+}
 
 
 def advertised(session: Session) -> dict[str, Any]:
@@ -107,7 +112,7 @@ async def test_in_process_the_capabilities_are_the_tools_and_the_prompts(mode: s
         assert advertised(session) == TOOLS_AND_PROMPTS
     # With no prompt's tools served, no prompts are served, nor advertised, nor completion of their arguments.
     async with sandbox_session(tools=["list_events"], mode=mode) as session:
-        assert advertised(session) == {"tools": {"listChanged": False}}
+        assert advertised(session) == {"tools": {"listChanged": False}, "logging": {}}
         assert (await session.client.list_prompts()).prompts == []
 
 
@@ -116,7 +121,7 @@ async def test_over_stdio_the_capabilities_are_the_tools_and_the_prompts(mode: s
     async with stdio_session(server_env(), "--sandbox", "--sandbox-db", ":memory:", mode=mode) as session:
         assert advertised(session) == TOOLS_AND_PROMPTS
     async with stdio_session(server_env(), "--sandbox", "--tools", "retrieve_event", mode=mode) as session:
-        assert advertised(session) == {"tools": {"listChanged": False}}
+        assert advertised(session) == {"tools": {"listChanged": False}, "logging": {}}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -133,5 +138,5 @@ async def test_a_resource_registered_later_is_advertised(mode: str) -> None:
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True, mode="json")
         listed = await client.list_resources()
-    assert sorted(capabilities) == ["completions", "prompts", "resources", "tools"]
+    assert sorted(capabilities) == ["completions", "logging", "prompts", "resources", "tools"]
     assert [str(resource.uri) for resource in listed.resources] == ["ui://dodo/usage"]

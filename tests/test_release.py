@@ -56,6 +56,7 @@ STDIO_ENV = [
     config.BASE_URL_ENV,
     config.READ_ONLY_ENV,
     config.TOOLS_ENV,
+    config.LIVE_INGEST_CONFIRMATION_ENV,
     config.DEADLINE_ENV,
     config.MAX_RETRIES_ENV,
     config.LOG_LEVEL_ENV,
@@ -170,6 +171,11 @@ def test_server_json_environment_has_the_servers_defaults_choices_and_secrecy() 
     assert env[config.ENVIRONMENT_ENV]["choices"] == list(config.ENVIRONMENT_URLS)
     assert env[config.LOG_LEVEL_ENV]["default"] == config.DEFAULT_LOG_LEVEL
     assert env[config.LOG_LEVEL_ENV]["choices"] == list(config.LOG_LEVELS)
+    confirmation = env[config.LIVE_INGEST_CONFIRMATION_ENV]
+    assert (confirmation["default"], confirmation["choices"]) == (
+        config.DEFAULT_LIVE_INGEST_CONFIRMATION,
+        list(config.LIVE_INGEST_CONFIRMATIONS),
+    )
     assert float(env[config.DEADLINE_ENV]["default"]) == config.DEFAULT_DEADLINE_S
     assert int(env[config.MAX_RETRIES_ENV]["default"]) == config.DEFAULT_MAX_RETRIES
     assert int(env[config.INGEST_BATCH_SIZE_ENV]["default"]) == config.DEFAULT_INGEST_BATCH_SIZE

@@ -50,6 +50,7 @@ from dodo_mcp.api.models import (
     ListEventsResponse,
     check_path_segment,
 )
+from dodo_mcp.api.notices import RetryNotice, tell
 from dodo_mcp.api.retry import RetryPolicy, retry_after_seconds
 from dodo_mcp.api.subscriptions import (
     BillingPeriod,
@@ -292,6 +293,8 @@ class DodoClient:
             if wait >= deadline_at - self._clock():
                 outcome.retry_in = wait
                 raise outcome
+            asked = retry_after_seconds(wait_headers) is not None
+            await tell(RetryNotice(call.operation, attempt + 1, retries + 1, wait, outcome, asked))
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -160,6 +160,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, HttpSettings | None, t
         log_level=args.log_level,
         ingest_batch_size=args.ingest_batch_size,
         ingest_concurrency=args.ingest_concurrency,
+        live_ingest_confirmation=args.live_ingest_confirmation,
     )
     selection = tool_selection(args)
     http = http_settings(args) if transport_of(args) != "stdio" else None

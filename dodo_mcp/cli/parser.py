@@ -23,6 +23,7 @@ from dodo_mcp.config import (
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_INGEST_BATCH_SIZE,
     DEFAULT_INGEST_CONCURRENCY,
+    DEFAULT_LIVE_INGEST_CONFIRMATION,
     DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -38,6 +39,8 @@ from dodo_mcp.config import (
     IDLE_TIMEOUT_ENV,
     INGEST_BATCH_SIZE_ENV,
     INGEST_CONCURRENCY_ENV,
+    LIVE_INGEST_CONFIRMATION_ENV,
+    LIVE_INGEST_CONFIRMATIONS,
     LOG_LEVEL_ENV,
     LOG_LEVELS,
     MAX_BODY_ENV,
@@ -154,6 +157,19 @@ def _add_tool_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--ingest-batch-size", size, env=env, shows=shows, type=int, metavar="N")
     flight, env, shows = "Ingest batches in flight at once", INGEST_CONCURRENCY_ENV, DEFAULT_INGEST_CONCURRENCY
     _option(parser, "--ingest-concurrency", flight, env=env, shows=shows, type=int, metavar="N")
+    confirm = (
+        "Before ingest_events sends to Dodo's live host: ask the user when the client can (auto), never (off, "
+        "for unattended use), or always, refusing the ingest where the client cannot ask (required)"
+    )
+    _option(
+        parser,
+        "--live-ingest-confirmation",
+        confirm,
+        env=LIVE_INGEST_CONFIRMATION_ENV,
+        shows=DEFAULT_LIVE_INGEST_CONFIRMATION,
+        type=str.lower,
+        choices=LIVE_INGEST_CONFIRMATIONS,
+    )
 
 
 def _add_network_options(parser: argparse.ArgumentParser) -> None:

@@ -8,10 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic_core import to_json
+
+# The MCP log levels dodo-mcp sends its client (notifications/message).
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class ConfirmForm(BaseModel):
+    """The yes/no form a confirmation shows the user: one boolean, `confirm`, worded by each subclass."""
+
+    confirm: bool
+
+
+class InputRequired(Exception):
+    """Raised by ToolCall.confirm when the question must first reach the user and the call come again.
+
+    The 2026-07-28 protocol asks the user between rounds of one tools/call: the server answers "input
+    required" with the question, and the client calls again with the answer. So the handler stops here,
+    the SDK seam answers with the question, and the handler runs anew on the next round. Nothing may
+    catch it on the way out but the seam.
+    """
 
 
 class ToolCall(Protocol):
@@ -28,6 +47,22 @@ class ToolCall(Protocol):
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Progress for the client, when it asked for it with a progress token (else nothing happens)."""
+        ...
+
+    async def log(self, level: LogLevel, message: str) -> None:
+        """A log message for the client, when the level it asked for lets `level` through (else nothing happens).
+
+        The text goes out as it is: scrub secrets first (ToolContext.log does)."""
+        ...
+
+    @property
+    def can_elicit(self) -> bool:
+        """Whether the client can put a question to the user during this call (MCP form elicitation)."""
+        ...
+
+    async def confirm(self, question: str, form: type[ConfirmForm]) -> bool | None:
+        """Ask the user `question` with `form`: True when they confirm, False when they decline (or answer no),
+        None when they dismiss it. Only when `can_elicit`. May raise InputRequired (see there)."""
         ...
 
 

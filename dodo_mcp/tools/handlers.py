@@ -20,14 +20,16 @@ from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import DodoError, NotFoundError
+from dodo_mcp.api.notices import RetryNotice, listening
 from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
-from dodo_mcp.tools.call import RequestHeaders, ToolCall, ToolResult, failure, success
+from dodo_mcp.tools.call import InputRequired, LogLevel, RequestHeaders, ToolCall, ToolResult, failure, success
 from dodo_mcp.tools.explain import explain
-from dodo_mcp.tools.ingest import ingest, ingest_answer
+from dodo_mcp.tools.ingest import ingest, ingest_answer, unconfirmed_batch_notices
 from dodo_mcp.tools.list_text import page_text
-from dodo_mcp.tools.messages import error_text
+from dodo_mcp.tools.live_confirmation import live_ingest_refusal
+from dodo_mcp.tools.messages import error_text, retry_notice
 from dodo_mcp.tools.models import (
     EventPage,
     ExplainMeterMatchArguments,
@@ -76,15 +78,23 @@ class ToolContext:
         value = call.header(PER_CLIENT_KEY_HEADER)
         return SecretStr(value.strip()) if value and value.strip() else None
 
+    def secrets_of(self, call: ToolCall) -> tuple[str, ...]:
+        """What nothing sent to the client may carry: the server's key, the caller's own key and the auth token."""
+        keys = (self.client.settings.api_key, self.api_key(call))
+        return secret_values([*self.secrets, *(key.get_secret_value() for key in keys if key is not None)])
+
     def without_secrets(self, result: ToolResult, call: ToolCall) -> ToolResult:
         """`result` with the server's key, the caller's own key and the auth token taken out of it."""
-        keys = (self.client.settings.api_key, self.api_key(call))
-        secrets = secret_values([*self.secrets, *(key.get_secret_value() for key in keys if key is not None)])
+        secrets = self.secrets_of(call)
         # The text carries the structured content's data, so a secret absent from it is absent from both,
         # and the common case costs one substring search per secret.
         if not any(secret in result.text or _json_escaped(secret) in result.text for secret in secrets):
             return result
         return replace(result, text=scrub(result.text, secrets), structured=scrub(result.structured, secrets))
+
+    async def log(self, call: ToolCall, level: LogLevel, message: str) -> None:
+        """A log message for the client of `call`, with every secret taken out first, whatever Dodo echoed."""
+        await call.log(level, scrub(message, self.secrets_of(call)))
 
 
 def _json_escaped(text: str) -> str:
@@ -99,9 +109,15 @@ def answering_errors(name: str, handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def call(context: ToolContext, tool_call: ToolCall) -> ToolResult:
+        async def tell_client(notice: RetryNotice) -> None:
+            await context.log(tool_call, "info", retry_notice(notice))
+
         try:
-            with context.call_guard:
+            with context.call_guard, listening(tell_client):
                 return context.without_secrets(await handler(context, tool_call), tool_call)
+        except InputRequired:
+            # Not a failure: the question goes to the user, and the call comes again with the answer.
+            raise
         except (DodoError, InvalidArgumentsError) as exc:
             logger.info("%s failed: %s", name, type(exc).__name__)
             text = error_text(exc) if isinstance(exc, DodoError) else str(exc)
@@ -139,11 +155,18 @@ async def list_meters(context: ToolContext, call: ToolCall) -> ToolResult:
 
 async def ingest_events(context: ToolContext, call: ToolCall) -> ToolResult:
     arguments = validate_arguments(IngestEventsArguments, call.arguments, tool=TOOL_INGEST_EVENTS)
+    # A missing key is said before the user is asked to confirm anything.
+    key = context.client.check_api_key(context.api_key(call))
+    refusal = await live_ingest_refusal(context.client.settings, call, arguments.events)
+    if refusal is not None:
+        return refusal
 
     async def progress(sent: int, total: int) -> None:
         await call.report_progress(sent, total, "events sent")
 
-    result, failures = await ingest(context.client, arguments.events, api_key=context.api_key(call), progress=progress)
+    result, failures = await ingest(context.client, arguments.events, api_key=key, progress=progress)
+    for notice in unconfirmed_batch_notices(result, failures):
+        await context.log(call, "warning", notice)
     return ingest_answer(result, failures)
 
 

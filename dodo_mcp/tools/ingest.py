@@ -18,7 +18,7 @@ from dodo_mcp.api.client import DodoClient, IngestOutcome
 from dodo_mcp.api.errors import DodoError
 from dodo_mcp.api.models import EventInput
 from dodo_mcp.tools.call import ToolResult, failure, success
-from dodo_mcp.tools.messages import IDEMPOTENT, error_text
+from dodo_mcp.tools.messages import IDEMPOTENT, error_text, unconfirmed_batch_notice
 from dodo_mcp.tools.models import IngestBatch, IngestResult
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -76,6 +76,16 @@ def ingest_answer(result: IngestResult, failures: dict[int, DodoError]) -> ToolR
         f"unconfirmed_event_ids with ingest_events; that is safe, {IDEMPOTENT}. First failure: {first.message}"
     )
     return failure(summary, result)
+
+
+def unconfirmed_batch_notices(result: IngestResult, failures: dict[int, DodoError]) -> list[str]:
+    """A line for the client's log per batch Dodo never confirmed, in the events' order."""
+    count = len(result.batches)
+    return [
+        unconfirmed_batch_notice(number, count, batch.first_index, batch.event_count, failures[batch.first_index])
+        for number, batch in enumerate(result.batches, start=1)
+        if not batch.confirmed
+    ]
 
 
 def _confirmed(start: int, count: int, outcome: IngestOutcome) -> IngestBatch:

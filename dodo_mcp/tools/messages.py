@@ -21,8 +21,9 @@ from dodo_mcp.api.errors import (
     ScanTimeout,
 )
 from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
+from dodo_mcp.api.notices import RetryNotice
 from dodo_mcp.api.paging import ScanStop
-from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, ENVIRONMENT_ENV
+from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, ENVIRONMENT_ENV, LIVE_INGEST_CONFIRMATION_ENV
 
 # Why re-sending events is always safe; every hint that says so says it in these words.
 IDEMPOTENT = "Dodo ignores event_ids it already has"
@@ -187,3 +188,73 @@ def stop_reason(stop: ScanStop) -> str:
         return "it reached this call's time limit"
     assert stop.error is not None
     return f"page {stop.page_number} failed: {stop.error.message}"
+
+
+# What the client hears while a call runs (MCP log notifications), and the words of the live-ingest confirmation.
+
+
+def retry_notice(notice: RetryNotice) -> str:
+    """A retry about to happen, for the client's log: which request, which attempt, why, and how long the wait."""
+    operation, wait = notice.operation.value, _seconds(notice.wait_s)
+    attempt = f"attempt {notice.attempt} of {notice.attempts}"
+    if isinstance(notice.error, RateLimitError) and notice.asked_by_dodo:
+        return f"{operation} hit Dodo's rate limit (429, {attempt}): waiting {wait} s, as Dodo's Retry-After asks, then retrying."
+    asked = ", as Dodo's Retry-After asks" if notice.asked_by_dodo else ""
+    return f"{operation} failed ({attempt}: {notice.error.message.rstrip('.')}); retrying in {wait} s{asked}."
+
+
+def unconfirmed_batch_notice(number: int, batches: int, first_index: int, count: int, error: DodoError) -> str:
+    """One ingest batch Dodo never confirmed, for the client's log: which events, and why."""
+    attempts = f"{error.attempts} attempt{'s' if error.attempts != 1 else ''}"
+    return (
+        f"ingest_events batch {number} of {batches}, events[{first_index}..{first_index + count - 1}] "
+        f"({count} event{'s' if count != 1 else ''}), was not confirmed after {attempts}: {error.message}"
+    )
+
+
+def _seconds(seconds: float) -> str:
+    return f"{round(seconds, 2):g}"
+
+
+def _live(base_url: str) -> str:
+    return f"Dodo Payments live_mode at {base_url}"
+
+
+def _events(count: int) -> str:
+    return f"{count} usage event{'s' if count != 1 else ''}"
+
+
+_NOTHING_SENT = "Nothing was sent, and no event from this call was recorded."
+
+
+def live_ingest_question(events: int, customers: int, base_url: str) -> str:
+    """What the user is asked before an ingest to Dodo's live host."""
+    return (
+        f"Send {_events(events)} for {customers} customer{'s' if customers != 1 else ''} to {_live(base_url)}? "
+        "Live events count toward your customers' usage-based billing, and Dodo's API cannot delete them."
+    )
+
+
+def live_ingest_declined(events: int, base_url: str) -> str:
+    return (
+        f"The user declined to send these {_events(events)} to {_live(base_url)}. {_NOTHING_SENT} "
+        "Do not send them again unless the user asks you to."
+    )
+
+
+def live_ingest_dismissed(events: int, base_url: str) -> str:
+    return (
+        f"The user dismissed the confirmation to send these {_events(events)} to {_live(base_url)} without "
+        f"answering. {_NOTHING_SENT} Ask the user whether to send them before calling ingest_events again."
+    )
+
+
+def live_ingest_unconfirmable(events: int, base_url: str) -> str:
+    """An ingest to the live host refused because confirmation is required and this client cannot ask."""
+    return (
+        f"Not sent: this server requires the user's confirmation before any ingest to {_live(base_url)} "
+        f"(--live-ingest-confirmation required, or {LIVE_INGEST_CONFIRMATION_ENV}=required), and this client cannot "
+        f"ask the user (it does not support MCP elicitation). {_NOTHING_SENT} To allow these "
+        f"{_events(events)}, use a client that supports elicitation, or have the server's operator set "
+        "--live-ingest-confirmation auto (ask only when the client can) or off (never ask)."
+    )
