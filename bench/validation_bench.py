@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pydantic_core import to_json  # noqa: E402
+
 from dodo_mcp.api.models import parse_ingest_request  # noqa: E402
 from dodo_mcp.tools.models import IngestEventsArguments  # noqa: E402
 
@@ -81,16 +83,31 @@ def main() -> None:
     body = json.dumps({"events": events}, separators=(",", ":")).encode()
     context = {"now": now}
     tool = "IngestEventsArguments.model_validate (tool)"
+    upstream = "the tool's arguments to Dodo's body (tool + to_json)"
     sandbox = "the ingest body from JSON (sandbox)"
+
+    def tool_before() -> object:
+        return before.IngestEventsArguments.model_validate({"events": events}, context=context)
+
+    def tool_after() -> object:
+        return IngestEventsArguments.model_validate({"events": events}, context=context)
+
     cases: dict[str, Callable[[], object]] = {
-        f"{tool} [before]": lambda: before.IngestEventsArguments.model_validate({"events": events}, context=context),
-        f"{tool} [after]": lambda: IngestEventsArguments.model_validate({"events": events}, context=context),
+        f"{tool} [before]": tool_before,
+        f"{tool} [after]": tool_after,
+        # What DodoClient.ingest_events sends: the validated events serialised (nulls left out).
+        f"{upstream} [before]": lambda: to_json({"events": tool_before().events}, exclude_none=True),  # type: ignore[attr-defined]
+        f"{upstream} [after]": lambda: to_json(
+            {"events": IngestEventsArguments.model_validate({"events": events}, context=context).events},
+            exclude_none=True,
+        ),
         f"{sandbox} [before]": lambda: before.IngestEventsRequest.model_validate_json(body, context=context),
         f"{sandbox} [after]": lambda: parse_ingest_request(body, now),
     }
-    # Both validate the same events to the same values.
-    assert [e.model_dump() for e in parse_ingest_request(body, now).events] == [
-        e.model_dump() for e in before.IngestEventsRequest.model_validate_json(body, context=context).events
+    # Both validate the same events to the same values (the records the models stand for).
+    assert parse_ingest_request(body, now).events == [
+        e.model_dump(exclude_none=True)
+        for e in before.IngestEventsRequest.model_validate_json(body, context=context).events
     ]
 
     samples: dict[str, list[float]] = {name: [] for name in cases}
@@ -102,7 +119,7 @@ def main() -> None:
             samples[name].append(timed(fn))
 
     print(f"validating 1,000 events (3 metadata keys, timestamps given), {args.runs} runs; before = {args.before_rev}")
-    for kind in (tool, sandbox):
+    for kind in (tool, upstream, sandbox):
         old, new = samples[f"{kind} [before]"], samples[f"{kind} [after]"]
         print(
             f"{kind:50} before median {statistics.median(old):6.2f} ms (min {min(old):6.2f})"

@@ -21,13 +21,14 @@ from dodo_mcp.api.errors import (
     Operation,
     RateLimitError,
 )
-from dodo_mcp.api.models import EventInput, ListEventsQuery
+from dodo_mcp.api.fast_events import EventRecord
+from dodo_mcp.api.models import ListEventsQuery
 from dodo_mcp.config import Settings
 from dodo_mcp.tools.messages import UNCONFIRMED_INGEST, error_text
 
 pytestmark = pytest.mark.anyio
 
-EVENTS = [EventInput(event_id="e1", customer_id="c", event_name="n")]
+EVENTS: list[EventRecord] = [{"event_id": "e1", "customer_id": "c", "event_name": "n"}]
 
 
 def client(*replies: httpx2.Response | Exception, **settings: Any) -> DodoClient:

@@ -40,10 +40,10 @@ from dodo_mcp.api.errors import (
     RequestInfo,
     api_error,
 )
+from dodo_mcp.api.fast_events import EventRecord
 from dodo_mcp.api.meters import ListMetersQuery, ListMetersResponse, Meter, MeterT
 from dodo_mcp.api.models import (
     Event,
-    EventInput,
     EventT,
     IngestEventsResponse,
     ListEventsQuery,
@@ -187,7 +187,7 @@ class DodoClient:
         return page.items
 
     async def ingest_events(
-        self, events: Sequence[EventInput], *, deadline_at: float | None = None, api_key: SecretStr | None = None
+        self, events: Sequence[EventRecord], *, deadline_at: float | None = None, api_key: SecretStr | None = None
     ) -> IngestOutcome:
         """Send one API-sized batch. Dodo's ingested_count counts new events only."""
         # Nulls are left out: they are the API's defaults. Each event is serialised by its own class

@@ -20,10 +20,11 @@ from pydantic import (
     Field,
     PlainValidator,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
-from dodo_mcp.api.fast_events import FastEvents
+from dodo_mcp.api.fast_events import EventRecord, FastEvents
 from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
     MAX_EVENTS_PER_REQUEST,
@@ -183,10 +184,13 @@ class IngestEventsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    events: Annotated[list[EventInput], _REQUEST_EVENTS.validator] = Field(
-        min_length=1,
-        max_length=MAX_EVENTS_PER_REQUEST,
-        description="List of events to be pushed",
+    # Validated as EventInput, held as plain EventRecords: what the body is sent and stored as (fast_events).
+    events: Annotated[list[EventRecord], _REQUEST_EVENTS.validator, WithJsonSchema(_REQUEST_EVENTS.json_schema())] = (
+        Field(
+            min_length=1,
+            max_length=MAX_EVENTS_PER_REQUEST,
+            description="List of events to be pushed",
+        )
     )
 
 

@@ -268,9 +268,9 @@ class SandboxApp:
         seen: dict[str, int] = {}
         duplicates: list[str] = []
         for index, event in enumerate(request.events):
-            first = seen.setdefault(event.event_id, index)
+            first = seen.setdefault(event["event_id"], index)
             if first != index:
-                duplicates.append(f"{event.event_id!r} (events[{first}] and events[{index}])")
+                duplicates.append(f"{event['event_id']!r} (events[{first}] and events[{index}])")
         if duplicates:
             raise ApiError(
                 400,
@@ -282,12 +282,12 @@ class SandboxApp:
         business_id = self.store.business_id
         rows: list[EventRow] = [
             (
-                event.event_id,
+                event["event_id"],
                 business_id,
-                event.customer_id,
-                event.event_name,
-                now_micros if event.timestamp is None else to_micros(parse_rfc3339(event.timestamp)),
-                encode_metadata(event.metadata),
+                event["customer_id"],
+                event["event_name"],
+                to_micros(parse_rfc3339(event["timestamp"])) if "timestamp" in event else now_micros,
+                encode_metadata(event.get("metadata")),
             )
             for event in request.events
         ]

@@ -106,7 +106,7 @@ def _ranges(indexes: list[int]) -> str:
 def _has_duplicates(validated: BaseModel | None) -> bool:
     # The cheap check on a valid call; the detailed report is built only when it is needed.
     events = getattr(validated, "events", None)
-    return isinstance(events, list) and len({event.event_id for event in events}) != len(events)
+    return isinstance(events, list) and len({event["event_id"] for event in events}) != len(events)
 
 
 def _duplicate_event_ids(events: list[Any]) -> list[tuple[int | None, str]]:
@@ -211,7 +211,8 @@ _SIZES: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
 
 def _event_model(model: type[BaseModel]) -> type[BaseModel]:
     """The model of the items of `model`'s `events` list."""
-    (item,) = get_args(model.model_fields["events"].annotation)
+    # The events are held as records; the model they were validated as is the one that names the fields.
+    item = getattr(model, "event_model", None) or get_args(model.model_fields["events"].annotation)[0]
     assert isinstance(item, type) and issubclass(item, BaseModel)
     return item
 

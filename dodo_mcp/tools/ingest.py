@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from dodo_mcp.api.client import DodoClient, IngestOutcome
 from dodo_mcp.api.errors import DodoError
-from dodo_mcp.api.models import EventInput
+from dodo_mcp.api.fast_events import EventRecord
 from dodo_mcp.tools.call import ToolResult, failure, success
 from dodo_mcp.tools.messages import IDEMPOTENT, error_text, unconfirmed_batch_notice
 from dodo_mcp.tools.models import IngestBatch, IngestResult
@@ -26,7 +26,7 @@ Progress = Callable[[int, int], Awaitable[None]]
 
 async def ingest(
     client: DodoClient,
-    events: Sequence[EventInput],
+    events: Sequence[EventRecord],
     *,
     api_key: SecretStr | None = None,
     progress: Progress | None = None,
@@ -116,9 +116,9 @@ def _unconfirmed(start: int, count: int, error: DodoError) -> IngestBatch:
     )
 
 
-def _report(events: Sequence[EventInput], batches: list[IngestBatch]) -> IngestResult:
+def _report(events: Sequence[EventRecord], batches: list[IngestBatch]) -> IngestResult:
     unconfirmed = [
-        event.event_id
+        event["event_id"]
         for batch in batches
         if not batch.confirmed
         for event in events[batch.first_index : batch.first_index + batch.event_count]

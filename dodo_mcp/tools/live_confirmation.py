@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import ConfigDict, Field
 
-from dodo_mcp.api.models import EventInput
+from dodo_mcp.api.fast_events import EventRecord
 from dodo_mcp.config import Settings
 from dodo_mcp.tools.call import ConfirmForm, ToolCall, ToolResult, failure
 from dodo_mcp.tools.messages import (
@@ -34,7 +34,7 @@ class LiveIngestForm(ConfirmForm):
     )
 
 
-async def live_ingest_refusal(settings: Settings, call: ToolCall, events: Sequence[EventInput]) -> ToolResult | None:
+async def live_ingest_refusal(settings: Settings, call: ToolCall, events: Sequence[EventRecord]) -> ToolResult | None:
     """None when the ingest may go ahead; otherwise the answer saying why nothing was sent."""
     if not settings.sends_to_live or settings.live_ingest_confirmation == "off":
         return None
@@ -42,7 +42,7 @@ async def live_ingest_refusal(settings: Settings, call: ToolCall, events: Sequen
         if settings.live_ingest_confirmation == "required":
             return failure(live_ingest_unconfirmable(len(events), settings.base_url))
         return None
-    customers = len({event.customer_id for event in events})
+    customers = len({event["customer_id"] for event in events})
     answer = await call.confirm(live_ingest_question(len(events), customers, settings.base_url), LiveIngestForm)
     if answer is True:
         return None

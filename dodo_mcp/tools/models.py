@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from dodo_mcp.api.fast_events import FastEvents
+from dodo_mcp.api.fast_events import EventRecord, FastEvents
 from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
     MAX_FILTER_KEY_LENGTH,
@@ -171,7 +171,13 @@ class EventPage(BaseModel):
 # ingest_events
 
 
+_EVENTS = FastEvents(UsageEventInput, MAX_EVENTS_PER_CALL)
+
+
 class IngestEventsArguments(ToolArguments):
+    # What each event is validated as (the field holds EventRecords).
+    event_model: ClassVar[type[BaseModel]] = UsageEventInput
+
     tool_title = "Ingest usage events"
     tool_description = (
         f"Record usage events for billing, 1 to {MAX_EVENTS_PER_CALL} per call. event_id is the idempotency key: "
@@ -180,7 +186,8 @@ class IngestEventsArguments(ToolArguments):
         "unconfirmed_event_ids."
     )
 
-    events: Annotated[list[UsageEventInput], FastEvents(UsageEventInput, MAX_EVENTS_PER_CALL).validator] = Field(
+    # Validated as UsageEventInput (its schema is what tools/list publishes), held as plain EventRecords.
+    events: Annotated[list[EventRecord], _EVENTS.validator, WithJsonSchema(_EVENTS.json_schema())] = Field(
         min_length=1,
         max_length=MAX_EVENTS_PER_CALL,
         description=f"1 to {MAX_EVENTS_PER_CALL} events, sent in batches; event_ids unique across the call",
