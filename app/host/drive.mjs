@@ -45,6 +45,7 @@ function readBack() {
       kind: model.kind,
       title: model.title,
       unit: model.unit,
+      labels: model.labels ?? null,
       series: plot.series ? plot.series.map((series) => series.label) : [],
       data: plot.data ? plot.data.map((column) => Array.from(column)) : [],
       width: plot.width,
@@ -99,8 +100,9 @@ try {
     const frame = page.frames().find((f) => f !== page.mainFrame());
     await frame.waitForFunction(() => window.dodoUsage && window.dodoUsage.view !== "waiting");
     if (item.then) {
+      const before = (await frame.evaluate(readBack)).background;
       await page.evaluate((context) => window.setHostContext(context), item.then);
-      await frame.waitForFunction((bg) => getComputedStyle(document.body).backgroundColor !== bg, {}, (await frame.evaluate(readBack)).background);
+      await frame.waitForFunction((bg) => getComputedStyle(document.body).backgroundColor !== bg, { timeout: 10000 }, before);
     }
     // Let the host apply the last size the view asked for, then read everything back.
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -120,7 +122,10 @@ try {
     });
     await page.close();
   }
+} catch (error) {
+  process.stderr.write(`${error.stack}\nconsole so far: ${JSON.stringify(report.console)}\n`);
+  process.exitCode = 1;
 } finally {
   await browser.close();
 }
-process.stdout.write(JSON.stringify(report));
+if (!process.exitCode) process.stdout.write(JSON.stringify(report));

@@ -89,6 +89,8 @@ function seriesOf(label, index, colours, paths, extra = {}) {
     fill: paths ? stroke : undefined,
     width: paths ? 0 : 2,
     paths,
+    // A bar needs no point marker on its corner.
+    points: paths ? { show: false } : undefined,
     value: (u, v) => formatValue(v),
     _colour: stroke,
     ...extra,
@@ -193,9 +195,13 @@ function meterChart(model, size) {
 
 const BUILDERS = { time: timeChart, bars: barChart, meter: meterChart };
 
+// Usage is never negative: every chart's value axis starts at 0, so bars and lines compare honestly.
+const fromZero = (u, min, max) => uPlot.rangeNum(Math.min(0, min ?? 0), max ?? 1, 0.1, true);
+
 /** A uPlot of `model` in `target`, `width` by `height` CSS pixels. */
 export function drawChart(model, target, width, height) {
   const { data, ...options } = BUILDERS[model.kind](model, { width, height });
+  options.scales = { ...options.scales, y: { range: fromZero } };
   options.legend = { live: true };
   options.cursor = { points: { size: 8 } };
   return new uPlot(options, data, target);

@@ -37,11 +37,10 @@ function title(aggregation, time, others) {
 function notes(summary) {
   const shown = [];
   if (!summary.complete) {
+    // dodo-mcp's own note says why and how to narrow the query; a bare fact where there is none.
     const oldest = summary.oldest_scanned ? `, back to ${summary.oldest_scanned}` : "";
-    shown.push({
-      kind: "incomplete",
-      text: `Incomplete: the scan stopped after ${summary.scanned} events${oldest}. ${summary.note ?? ""}`.trim(),
-    });
+    const text = summary.note ?? `Incomplete: the scan stopped after ${summary.scanned} events${oldest}.`;
+    shown.push({ kind: "incomplete", text });
   }
   if (summary.omitted_groups) {
     shown.push({ kind: "omitted", text: `${summary.omitted_groups} smaller groups are not shown.` });
