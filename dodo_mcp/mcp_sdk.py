@@ -25,6 +25,8 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
   message on a handshake-era connection whatever level the client asked for. The handler here keeps
   the level on the connection and SdkToolCall.log filters by it (which also advertises `logging`); on
   2026-07-28 connections the SDK itself sends only what each request's `_meta` log level opts into.
+- `app_views`: the MCP Apps views as the SDK's own Apps extension (resources and the advertised extension);
+  `sdk_tool` stamps each tool's `_meta.ui.resourceUri` itself, since Apps.tool would derive its schemas.
 - Elicitation in both protocol eras (SdkToolCall.confirm): up to 2025-11-25 an `elicitation/create`
   request mid-call (ctx.elicit); from 2026-07-28 the multi-round tools/call, an InputRequiredResult
   whose question's digest rides the (SDK-sealed) request_state, so an answer counts only for the
@@ -36,10 +38,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.apps import Apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, render_elicitation_schema
 from mcp.server.mcpserver import Context, MCPServer
@@ -69,6 +72,7 @@ from pydantic import ValidationError
 
 from dodo_mcp.tools.call import ConfirmForm, InputRequired, LogLevel, ToolDefinition, ToolResult
 from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
+from dodo_mcp.tools.views import AppView
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +199,27 @@ def sdk_tool(definition: ToolDefinition) -> Tool:
         title=definition.title,
         description=definition.description,
         annotations=annotations,
+        # MCP Apps' link from a tool to its view; the result is the same for every client.
+        meta={"ui": {"resourceUri": definition.view_uri}} if definition.view_uri else None,
         structured_output=False,
     )
     # A schema published without an output model: the SDK advertises it and does not validate
     # results against it (the suite validates every structuredContent it sees instead).
     metadata = FuncMetadata(arg_model=made.fn_metadata.arg_model, output_schema=definition.output_schema)
     return Tool.model_validate({**dict(made), "parameters": definition.input_schema, "fn_metadata": metadata})
+
+
+def app_views(views: Sequence[AppView]) -> Apps:
+    """The SDK's MCP Apps extension serving `views` as `ui://` resources (text/html;profile=mcp-app).
+
+    Passed to MCPServer, it lists and reads them and advertises io.modelcontextprotocol/ui. The tools link to
+    their view themselves (sdk_tool's `_meta.ui`): theirs are built here from our own schemas, not by Apps.tool.
+    No CSP domains are declared: the views load nothing, so a host's default block-all policy is what they need.
+    """
+    apps = Apps()
+    for view in views:
+        apps.add_html_resource(view.uri, view.html(), name=view.name, title=view.title, description=view.description)
+    return apps
 
 
 async def run_server_loop(

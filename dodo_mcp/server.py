@@ -29,6 +29,7 @@ from dodo_mcp.api.limits import (
 from dodo_mcp.config import Settings
 from dodo_mcp.mcp_sdk import (
     advertise_what_is_served,
+    app_views,
     check_prompt_requests,
     sdk_tool,
     serve_client_logging,
@@ -49,6 +50,7 @@ from dodo_mcp.tools.names import (
 )
 from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
 from dodo_mcp.tools.registry import tool_definitions
+from dodo_mcp.tools.views import served_views
 
 SERVER_NAME = "dodo-mcp"
 SERVER_TITLE = "Dodo Payments usage events"
@@ -161,6 +163,8 @@ def build_server(
         tools=[sdk_tool(definition) for definition in tool_definitions(context, tools)],
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
+        # The MCP App views of the tools served (tools.views): ui:// resources, and the extension advertised.
+        extensions=[app_views(views)] if (views := served_views(tools)) else None,
         # No subscriptions/listen: the tools and prompts served never change during a session, so a
         # 2026-07-28 client is not told to listen for changes (listChanged stays false, as on the handshake).
         subscriptions=False,

@@ -30,6 +30,16 @@ async def test_tools_list_stays_within_the_context_budget() -> None:
         + ", ".join(f"{t['name']} {n}" for t, n in zip(tools, per_tool, strict=True))
     )
     assert [tool["name"] for tool in tools] == ALL_TOOLS
+    # The MCP App view's link is counted too (issue 16), and costs at most 100 tokens.
+    linked = {tool["name"]: tool["_meta"] for tool in tools if "_meta" in tool}
+    assert linked == {
+        name: {"ui": {"resourceUri": "ui://dodo/usage"}} for name in ("summarize_events", "usage_history")
+    }
+    [unlinked] = tokens.cl100k_counts(
+        [json.dumps({"tools": [{k: v for k, v in t.items() if k != "_meta"} for t in tools]}, separators=(",", ":"))]
+    )
+    print(f"the view's _meta: {whole - unlinked} cl100k tokens")
+    assert 0 < whole - unlinked <= 100
     assert whole < tokens.CONTEXT_BUDGET_TOKENS
     # Each tool is counted on its own too (the benchmark reports them): together about the whole.
     assert abs(sum(per_tool) - whole) < 20

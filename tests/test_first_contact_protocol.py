@@ -14,7 +14,6 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from dodo_mcp.server import build_server
-from dodo_mcp.tools.names import TOOL_NAMES
 from tests.conftest import Session, dodo_settings, sandbox_session, server_env, stdio_session
 
 pytestmark = pytest.mark.anyio
@@ -49,13 +48,24 @@ REFUSED = [
     ),
 ]
 # Every session of this server advertises exactly these: it serves tools, prompts and their arguments'
-# completion, and log messages, nothing else.
-TOOLS_AND_PROMPTS = {
+# completion, log messages, and the MCP App view of summarize_events and usage_history (a ui:// resource,
+# and the io.modelcontextprotocol/ui extension), nothing else.
+TOOLS_PROMPTS_AND_VIEWS = {
     "tools": {"listChanged": False},
     "prompts": {"listChanged": False},
     "completions": {},
     "logging": {},
+    "resources": {"subscribe": False, "listChanged": False},
+    "extensions": {"io.modelcontextprotocol/ui": {}},
 }
+
+
+def served(mode: str) -> dict[str, Any]:
+    """TOOLS_PROMPTS_AND_VIEWS as a connection in `mode` sees it: capabilities.extensions is a 2026-07-28
+    field, so a legacy handshake does not carry it (hosts find the view through the tools' _meta alone)."""
+    if mode == "legacy":
+        return {name: value for name, value in TOOLS_PROMPTS_AND_VIEWS.items() if name != "extensions"}
+    return TOOLS_PROMPTS_AND_VIEWS
 
 
 def advertised(session: Session) -> dict[str, Any]:
@@ -109,7 +119,7 @@ async def test_over_stdio_a_bad_prompts_get_logs_no_traceback(mode: str) -> None
 @pytest.mark.parametrize("mode", MODES)
 async def test_in_process_the_capabilities_are_the_tools_and_the_prompts(mode: str) -> None:
     async with sandbox_session(mode=mode) as session:
-        assert advertised(session) == TOOLS_AND_PROMPTS
+        assert advertised(session) == served(mode)
     # With no prompt's tools served, no prompts are served, nor advertised, nor completion of their arguments.
     async with sandbox_session(tools=["list_events"], mode=mode) as session:
         assert advertised(session) == {"tools": {"listChanged": False}, "logging": {}}
@@ -119,15 +129,15 @@ async def test_in_process_the_capabilities_are_the_tools_and_the_prompts(mode: s
 @pytest.mark.parametrize("mode", MODES)
 async def test_over_stdio_the_capabilities_are_the_tools_and_the_prompts(mode: str) -> None:
     async with stdio_session(server_env(), "--sandbox", "--sandbox-db", ":memory:", mode=mode) as session:
-        assert advertised(session) == TOOLS_AND_PROMPTS
+        assert advertised(session) == served(mode)
     async with stdio_session(server_env(), "--sandbox", "--tools", "retrieve_event", mode=mode) as session:
         assert advertised(session) == {"tools": {"listChanged": False}, "logging": {}}
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_resource_registered_later_is_advertised(mode: str) -> None:
-    """What an MCP App would do (issue 16): register a resource on the built server, with the SDK's own API."""
-    server = build_server(dodo_settings("http://127.0.0.1:9"), tools=TOOL_NAMES)
+    """A resource registered on the built server with the SDK's own API, where none is served (no tool with a view)."""
+    server = build_server(dodo_settings("http://127.0.0.1:9"), tools=["list_events"])
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         assert "resources" not in client.server_capabilities.model_dump(exclude_none=True)
 
@@ -138,5 +148,5 @@ async def test_a_resource_registered_later_is_advertised(mode: str) -> None:
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         capabilities = client.server_capabilities.model_dump(by_alias=True, exclude_none=True, mode="json")
         listed = await client.list_resources()
-    assert sorted(capabilities) == ["completions", "logging", "prompts", "resources", "tools"]
+    assert sorted(capabilities) == ["logging", "resources", "tools"]
     assert [str(resource.uri) for resource in listed.resources] == ["ui://dodo/usage"]

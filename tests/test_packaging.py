@@ -223,7 +223,11 @@ def test_build_makes_an_sdist_and_a_wheel_with_py_typed_and_the_sandbox(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([wheel.name, sdist.name])
 
     # Every module of the package, as the source tree has it.
-    package = {str(path.relative_to(ROOT)) for path in (ROOT / "dodo_mcp").rglob("*.py")} | {"dodo_mcp/py.typed"}
+    package = {str(path.relative_to(ROOT)) for path in (ROOT / "dodo_mcp").rglob("*.py")} | {
+        "dodo_mcp/py.typed",
+        # The MCP App view (issue 16), built from app/ and committed: a uvx install has no Node.
+        "dodo_mcp/ui/usage.html",
+    }
     assert {"dodo_mcp/cli/__init__.py", "dodo_mcp/api/client.py", "dodo_mcp/sandbox/store.py"} <= package
     with zipfile.ZipFile(wheel) as whl:
         names = set(whl.namelist())

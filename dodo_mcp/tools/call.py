@@ -103,6 +103,8 @@ class ToolDefinition:
     # The four MCP hints, by their snake_case names (read_only_hint, destructive_hint, ...).
     hints: Mapping[str, bool]
     answer: Callable[[ToolCall], Awaitable[ToolResult]]
+    # The `ui://` view (tools.views) a host supporting MCP Apps draws the results with; None: text only.
+    view_uri: str | None = None
 
 
 class RequestHeaders(Protocol):

@@ -46,6 +46,7 @@ from dodo_mcp.tools.names import (
     WRITE_TOOLS,
 )
 from dodo_mcp.tools.schemas import Role, published_schema
+from dodo_mcp.tools.views import view_of
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ToolSpec:
             output_schema=_schema(self.result, "output"),
             hints=self.hints,
             answer=answer,
+            view_uri=view.uri if (view := view_of(self.name)) is not None else None,
         )
 
 
