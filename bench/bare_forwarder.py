@@ -1,7 +1,7 @@
-"""Baseline for per-call overhead: a bare MCPServer whose tools forward one GET with httpx2.
+"""Baseline for per-call overhead: a bare MCPServer whose tools forward one request with httpx2.
 
-No argument models, no retries, no deadline: the tool sends the request, parses the JSON and
-returns it as a dict (the SDK serialises it as text and structuredContent). Reads the same
+No argument models, no retries, no deadline: the tool sends the GET (or, for ingest_events, the POST
+of the events as given), parses the JSON and returns it as a dict (the SDK serialises it as text and structuredContent). Reads the same
 environment as dodo-mcp: DODO_PAYMENTS_BASE_URL and DODO_PAYMENTS_API_KEY.
 """
 
@@ -49,6 +49,15 @@ async def list_events(ctx: Context, page_size: int = 10, page_number: int = 0) -
 async def retrieve_event(ctx: Context, event_id: str) -> dict[str, Any]:
     """GET /events/{event_id}."""
     response = await _http(ctx).get("/events/" + quote(event_id, safe=""))
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+@server.tool()
+async def ingest_events(ctx: Context, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """POST /events/ingest."""
+    response = await _http(ctx).post("/events/ingest", json={"events": events})
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data

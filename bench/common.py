@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -148,14 +149,11 @@ def initialize_params() -> dict[str, Any]:
     }
 
 
-class Sandbox:
-    """`dodo-mcp sandbox serve --port 0` in its own process, on 127.0.0.1, with a throwaway database."""
+class Backend:
+    """A stand-in for the Dodo API in its own process on 127.0.0.1, that announces its address on stderr."""
 
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="dodo-bench-")
-        db = Path(self._tmp.name) / "bench.sqlite3"
-        argv = [DODO_MCP, "sandbox", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
-        self.process = subprocess.Popen(argv, stderr=subprocess.PIPE, cwd=ROOT)
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.process = subprocess.Popen([*argv], stderr=subprocess.PIPE, cwd=ROOT)
         assert self.process.stderr is not None
         started = time.monotonic()
         self.url = ""
@@ -170,7 +168,7 @@ class Sandbox:
                 break
         if not self.url:
             self.process.kill()
-            raise BenchError("the sandbox did not report its address")
+            raise BenchError(f"{argv[-1]} did not report its address")
         tail: list[bytes] = []
         threading.Thread(target=_drain, args=(self.process.stderr, tail), daemon=True).start()
         self._wait_until_accepting(started)
@@ -184,7 +182,7 @@ class Sandbox:
             except OSError:
                 time.sleep(0.02)
         self.process.kill()
-        raise BenchError("the sandbox did not accept connections")
+        raise BenchError(f"{self.process.args!r} did not accept connections")
 
     def close(self) -> None:
         self.process.terminate()
@@ -193,13 +191,38 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
-        self._tmp.cleanup()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class Sandbox(Backend):
+    """`dodo-mcp sandbox serve --port 0`, with a throwaway database."""
+
+    def __init__(self) -> None:
+        db = Path(tempfile.mkdtemp(prefix="dodo-bench-db-")) / "bench.sqlite3"
+        self._db_dir = db.parent
+        super().__init__([DODO_MCP, "sandbox", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)])
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._db_dir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+
+class ConstantBackend(Backend):
+    """bench/constant_backend.py: every answer prepared at start-up, TCP_NODELAY (see that module)."""
+
+    def __init__(self) -> None:
+        super().__init__([PYTHON, str(BENCH / "constant_backend.py"), "--port", "0"])
+
+    def __enter__(self) -> ConstantBackend:
+        return self
 
 
 def server_env(base_url: str, **extra: str) -> dict[str, str]:
@@ -239,6 +262,19 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise BenchError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far, its exited threads included (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
 
 
 def machine() -> dict[str, Any]:

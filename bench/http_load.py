@@ -34,7 +34,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+def served(argv: list[str], env: dict[str, str], port: int, path: str = "/mcp") -> Iterator[str]:
+    with served_process(argv, env, port) as _:
+        yield f"http://127.0.0.1:{port}{path}"
+
+
+@contextmanager
+def served_process(argv: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The server started, once it accepts connections on 127.0.0.1:port; stopped on the way out."""
     # stderr to a file: a pipe nobody reads fills up under load and stalls the server's logging.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
@@ -49,7 +56,7 @@ def served(argv: list[str], env: dict[str, str], port: int) -> Iterator[str]:
                         log.seek(0)
                         raise BenchError(f"{argv[0]} did not start: {log.read().decode()[-500:]}") from None
                     time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}/mcp"
+            yield process
         finally:
             process.terminate()
             try:
@@ -71,8 +78,19 @@ def _result(response: httpx2.Response) -> dict[str, Any]:
     return message
 
 
-async def one_client(url: str, calls: int, stateless: bool, latencies: list[float], auth: bool) -> None:
-    headers = {**HEADERS, **({"Authorization": f"Bearer {TOKEN}"} if auth else {})}
+async def one_client(
+    url: str,
+    calls: int,
+    stateless: bool,
+    latencies: list[float],
+    auth: bool,
+    call: dict[str, Any] = CALL,
+    authorization: str | None = None,
+) -> None:
+    """`authorization` (a whole header value) replaces the bench token that `auth` sends."""
+    if authorization is None and auth:
+        authorization = f"Bearer {TOKEN}"
+    headers = {**HEADERS, **({"Authorization": authorization} if authorization else {})}
     async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
         session: dict[str, str] = {"mcp-protocol-version": PROTOCOL_VERSION}
         if not stateless:
@@ -93,18 +111,26 @@ async def one_client(url: str, calls: int, stateless: bool, latencies: list[floa
             session["mcp-session-id"] = opened.headers["mcp-session-id"]
             await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
         for index in range(calls):
-            body = {"jsonrpc": "2.0", "id": index + 1, "method": "tools/call", "params": CALL}
+            body = {"jsonrpc": "2.0", "id": index + 1, "method": "tools/call", "params": call}
             started = time.perf_counter()
             _result(await http.post(url, json=body, headers=session))
             latencies.append(time.perf_counter() - started)
 
 
-async def load(url: str, clients: int, calls: int, stateless: bool, auth: bool) -> dict[str, Any]:
+async def load(
+    url: str,
+    clients: int,
+    calls: int,
+    stateless: bool,
+    auth: bool,
+    call: dict[str, Any] = CALL,
+    authorization: str | None = None,
+) -> dict[str, Any]:
     latencies: list[float] = []
     started = time.perf_counter()
     async with anyio.create_task_group() as group:
         for _ in range(clients):
-            group.start_soon(one_client, url, calls, stateless, latencies, auth)
+            group.start_soon(one_client, url, calls, stateless, latencies, auth, call, authorization)
     wall = time.perf_counter() - started
     return {"calls": len(latencies), "calls_per_s": round(len(latencies) / wall, 1), **summary_ms(latencies)}
 
