@@ -55,6 +55,9 @@ DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_IDLE_TIMEOUT_S = 30.0
 DEFAULT_SESSION_IDLE_S = 1800.0
 DEFAULT_MAX_SESSIONS = 1000
+# How HTTP clients authenticate: the shared bearer token (token), or OAuth 2.1 access tokens (oauth).
+AUTH_MODES = ("token", "oauth")
+DEFAULT_AUTH = "token"
 
 # The environment variables, one constant each. Dodo's own SDKs read the first three too.
 API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
@@ -83,6 +86,10 @@ IDLE_TIMEOUT_ENV = "DODO_MCP_IDLE_TIMEOUT_SECONDS"
 SESSION_IDLE_ENV = "DODO_MCP_SESSION_IDLE_SECONDS"
 MAX_SESSIONS_ENV = "DODO_MCP_MAX_SESSIONS"
 PER_CLIENT_KEY_ENV = "DODO_MCP_PER_CLIENT_API_KEY"
+AUTH_ENV = "DODO_MCP_AUTH"
+OAUTH_ISSUER_ENV = "DODO_MCP_OAUTH_ISSUER"
+OAUTH_AUDIENCE_ENV = "DODO_MCP_OAUTH_AUDIENCE"
+OAUTH_JWKS_URL_ENV = "DODO_MCP_OAUTH_JWKS_URL"
 SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
 SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
 # The bundle's switch for --sandbox (read by bundle/main.py, which maps it onto the flag).

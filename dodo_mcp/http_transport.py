@@ -22,7 +22,7 @@ import signal
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -50,6 +50,9 @@ from dodo_mcp.listen import listening_socket
 from dodo_mcp.mcp_sdk import authenticated_caller
 from dodo_mcp.server import InFlightCalls
 from dodo_mcp.slow_clients import head_deadline_protocol
+
+if TYPE_CHECKING:
+    from dodo_mcp.oauth import OAuthSettings
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class HttpSettings:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     session_idle_s: float = DEFAULT_SESSION_IDLE_S
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    # OAuth 2.1 resource server (--auth oauth) instead of the shared bearer token.
+    oauth: OAuthSettings | None = None
 
     @property
     def loopback(self) -> bool:
@@ -108,6 +113,15 @@ def is_loopback(host: str) -> bool:
 
 def check_settings(settings: HttpSettings) -> None:
     """Refuse unsafe or impossible settings with a one-line reason."""
+    if settings.oauth is not None:
+        from dodo_mcp.oauth import check_oauth_settings
+
+        problem = check_oauth_settings(settings.oauth)
+        if problem is not None:
+            raise StartupError(problem)
+        if settings.auth_token:
+            raise StartupError(f"--auth oauth and a bearer token exclude each other: unset {AUTH_TOKEN_ENV}")
+        return
     if not settings.loopback and not settings.auth_token:
         raise StartupError(
             f"refusing to serve on {settings.host} without authentication: set {AUTH_TOKEN_ENV} or pass "
@@ -403,9 +417,18 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
             transport_security=security,
             host=settings.host,
         )
-    gated = DrainGate(app, drain or Drain())
+    gated: ASGIApp = DrainGate(app, drain or Drain())
+    open_paths = (HEALTH_PATH,)
+    if settings.oauth is not None:
+        from dodo_mcp.oauth_http import ScopeGate
+
+        gated = ScopeGate(gated, settings.oauth, PARSED_MESSAGE, open_paths)
     messages = WellFormedMessages(gated, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
-    checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
+    checked: ASGIApp = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
+    if settings.oauth is not None:
+        from dodo_mcp.oauth_http import protect
+
+        checked = protect(checked, settings.oauth, open_paths)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
 
@@ -442,7 +465,7 @@ async def serve(
         where,
         path,
         "stateless" if settings.stateless else "stateful" if settings.transport == "streamable-http" else "SSE",
-        "on" if settings.auth_token else "off: loopback only",
+        "OAuth" if settings.oauth else "on" if settings.auth_token else "off: loopback only",
     )
     # By default sse-starlette ends every SSE stream the moment a signal arrives, cutting off the
     # answers of calls still running. We end them ourselves, once those calls are done.

@@ -36,8 +36,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, get_args
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -66,11 +66,21 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dodo_mcp.tools.call import ConfirmForm, InputRequired, LogLevel, ToolDefinition, ToolResult
 from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
 
+if TYPE_CHECKING:
+    # Imported where used: joserfc (and cryptography) load only when a server verifies OAuth tokens.
+    from dodo_mcp.oauth import VerifiedToken
+
 logger = logging.getLogger(__name__)
+
+# RFC 9728's well-known path for a protected resource's metadata.
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
 
 # The 2026-07-28 revision deprecates MCP logging (SEP-2577) but still carries it, and the SDK warns on
 # every log message sent; dodo-mcp serves logging on purpose, in both eras, so the warning is noise on stderr.
@@ -390,3 +400,112 @@ def authenticated_caller(identity: str) -> Any:
     from mcp.server.auth.provider import AccessToken
 
     return AuthenticatedUser(AccessToken(token="", client_id=identity, scopes=[]))
+
+
+# What an OAuth resource server verifies a bearer token with: the token's claims, or TokenRefused (dodo_mcp.oauth).
+VerifyToken = Callable[[str], Awaitable["VerifiedToken"]]
+
+
+def oauth_resource_server(
+    app: ASGIApp,
+    verify: VerifyToken,
+    *,
+    resource: str,
+    issuer: str,
+    scopes: Sequence[str],
+    open_paths: Collection[str],
+) -> ASGIApp:
+    """`app` behind the SDK's own OAuth resource-server parts: its bearer backend with `verify` as the
+    TokenVerifier, RequireAuthMiddleware (401 with `resource_metadata` in WWW-Authenticate), the auth
+    contextvar, and its RFC 9728 protected-resource metadata document, served both at the path the SDK
+    derives from `resource` (/.well-known/oauth-protected-resource/mcp) and at the bare well-known path.
+
+    A refused token gets 401 with the reason in error_description (the SDK's backend would answer a bare
+    "Authentication required"); keys that cannot be fetched get 503. `open_paths` need no token.
+    """
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+    from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+    from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+    from pydantic import AnyHttpUrl
+    from starlette.middleware.authentication import AuthenticationMiddleware
+
+    from dodo_mcp.oauth import KeysUnavailable, TokenRefused
+    from dodo_mcp.oauth_http import bearer_challenge
+
+    resource_url = AnyHttpUrl(resource)
+    metadata_url = str(build_resource_metadata_url(resource_url))
+    routes = create_protected_resource_routes(
+        resource_url=resource_url,
+        # The issuer as configured: AnyHttpUrl would add a slash to a path-less one, and issuers compare as strings.
+        authorization_servers=[issuer],  # type: ignore[list-item]
+        scopes_supported=list(scopes),
+        resource_name="dodo-mcp",
+    )
+    metadata = {route.path: route for route in routes if isinstance(route, Route)}
+    metadata.setdefault(PROTECTED_RESOURCE_PATH, next(iter(metadata.values())))
+
+    def refused(_: Any, exc: Exception) -> Response:
+        reason = exc.__cause__ if isinstance(exc.__cause__, TokenRefused) else exc
+        if isinstance(reason, KeysUnavailable):
+            return JSONResponse(
+                {"error": "temporarily_unavailable", "error_description": str(reason)},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return bearer_challenge(401, "invalid_token", str(reason), metadata_url)
+
+    protected = AuthenticationMiddleware(
+        AuthContextMiddleware(RequireAuthMiddleware(app, [], AnyHttpUrl(metadata_url))),
+        backend=BearerAuthBackend(_SdkTokenVerifier(verify)),
+        on_error=refused,
+    )
+    opened = frozenset(open_paths)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in opened:
+            await app(scope, receive, send)
+        elif scope["path"] in metadata:
+            await metadata[scope["path"]].handle(scope, receive, send)
+        else:
+            await protected(scope, receive, send)
+
+    return serve
+
+
+def protected_resource_metadata_url(resource: str) -> str:
+    """Where the SDK serves the RFC 9728 document for `resource` (the well-known path, then the resource's path)."""
+    from mcp.server.auth.routes import build_resource_metadata_url
+    from pydantic import AnyHttpUrl
+
+    return str(build_resource_metadata_url(AnyHttpUrl(resource)))
+
+
+class _SdkTokenVerifier:
+    """The SDK's TokenVerifier over `verify`: a refusal is raised for AuthenticationMiddleware's on_error, with the
+    reason; a valid token becomes the AccessToken the SDK binds sessions by (client, issuer, subject).
+
+    The raw token is not kept in it. Its expiry includes the leeway: the SDK's backend checks it again, without one.
+    """
+
+    def __init__(self, verify: VerifyToken) -> None:
+        self._verify = verify
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+        from starlette.authentication import AuthenticationError
+
+        from dodo_mcp.oauth import LEEWAY_S, TokenRefused
+
+        try:
+            verified = await self._verify(token)
+        except TokenRefused as refusal:
+            raise AuthenticationError(str(refusal)) from refusal
+        return AccessToken(
+            token="",
+            client_id=verified.client_id,
+            scopes=list(verified.scopes),
+            expires_at=verified.expires_at + LEEWAY_S,
+            resource=verified.audience,
+            subject=verified.subject,
+            claims={"iss": verified.issuer},
+        )

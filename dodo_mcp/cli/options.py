@@ -15,8 +15,11 @@ from dodo_mcp.cli.parser import TRANSPORTS
 from dodo_mcp.config import (
     ALLOWED_HOSTS_ENV,
     ALLOWED_ORIGINS_ENV,
+    AUTH_ENV,
+    AUTH_MODES,
     AUTH_TOKEN_ENV,
     AUTH_TOKEN_FILE_ENV,
+    DEFAULT_AUTH,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -31,6 +34,9 @@ from dodo_mcp.config import (
     IDLE_TIMEOUT_ENV,
     MAX_BODY_ENV,
     MAX_SESSIONS_ENV,
+    OAUTH_AUDIENCE_ENV,
+    OAUTH_ISSUER_ENV,
+    OAUTH_JWKS_URL_ENV,
     PER_CLIENT_KEY_ENV,
     PORT_ENV,
     READ_ONLY_ENV,
@@ -41,10 +47,11 @@ from dodo_mcp.config import (
     SettingsError,
     env_flag,
 )
-from dodo_mcp.tools.names import TOOL_NAMES, ToolSelectionError, select_tools
+from dodo_mcp.tools.names import TOOL_NAMES, WRITE_TOOLS, ToolSelectionError, select_tools
 
 if TYPE_CHECKING:
     from dodo_mcp.http_transport import HttpSettings
+    from dodo_mcp.oauth import OAuthSettings
 
 
 def tool_selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
@@ -71,6 +78,27 @@ def transport_of(args: argparse.Namespace) -> str:
     if chosen not in TRANSPORTS:
         raise SettingsError(f"{TRANSPORT_ENV} must be one of {', '.join(TRANSPORTS)}, not {chosen!r}")
     return chosen
+
+
+def oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
+    """--auth oauth's settings (None for the bearer token), from flags, then the environment."""
+    from dodo_mcp.oauth import OAuthSettings
+
+    env = os.environ
+    mode = str(args.auth or env.get(AUTH_ENV) or DEFAULT_AUTH).strip().lower()
+    if mode not in AUTH_MODES:
+        raise SettingsError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+    if mode != "oauth":
+        return None
+    issuer = (args.oauth_issuer or env.get(OAUTH_ISSUER_ENV) or "").strip()
+    audience = (args.oauth_audience or env.get(OAUTH_AUDIENCE_ENV) or "").strip()
+    if not issuer or not audience:
+        raise SettingsError(
+            f"--auth oauth needs the issuer and the audience: --oauth-issuer URL (or {OAUTH_ISSUER_ENV}) and "
+            f"--oauth-audience URL (or {OAUTH_AUDIENCE_ENV}), this server's public MCP URL"
+        )
+    jwks_url = (args.oauth_jwks_url or env.get(OAUTH_JWKS_URL_ENV) or "").strip() or None
+    return OAuthSettings(issuer=issuer, audience=audience, jwks_url=jwks_url, write_tools=frozenset(WRITE_TOOLS))
 
 
 def http_settings(args: argparse.Namespace) -> HttpSettings:
@@ -113,6 +141,7 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         session_idle_s=session_idle_s,
         max_sessions=max_sessions,
         per_client_api_key=args.per_client_api_key or env_flag(env.get(PER_CLIENT_KEY_ENV)),
+        oauth=oauth_settings(args),
     )
 
 
