@@ -52,6 +52,7 @@ from dodo_mcp.server import InFlightCalls
 from dodo_mcp.slow_clients import head_deadline_protocol
 
 if TYPE_CHECKING:
+    from dodo_mcp.metrics import Metrics
     from dodo_mcp.oauth import OAuthSettings
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ class HttpSettings:
     max_sessions: int = DEFAULT_MAX_SESSIONS
     # OAuth 2.1 resource server (--auth oauth) instead of the shared bearer token.
     oauth: OAuthSettings | None = None
+    # /metrics on a listener of its own (no auth) at metrics_host:metrics_port; None serves it behind the auth.
+    metrics_port: int | None = None
+    metrics_host: str = DEFAULT_HOST
 
     @property
     def loopback(self) -> bool:
@@ -389,14 +393,20 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None) -> ASGIApp:
-    """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
+def build_app(
+    server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None, metrics: Metrics | None = None
+) -> ASGIApp:
+    """The ASGI app: the SDK's transport app wrapped in our auth and size limit (and /metrics, with `metrics`)."""
 
     async def healthz(request: Request) -> Response:
         # Says only that the process answers: nothing about its configuration.
         return JSONResponse({"status": "ok"})
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    if metrics is not None and settings.metrics_port is None:
+        from dodo_mcp.metrics_http import METRICS_PATH, metrics_route
+
+        server.custom_route(METRICS_PATH, methods=["GET"], include_in_schema=False)(metrics_route(metrics))
 
     security = security_settings(settings)
     if settings.transport == "streamable-http":
@@ -417,6 +427,13 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
             transport_security=security,
             host=settings.host,
         )
+    if metrics is not None:
+        _count_sessions(server, settings, metrics)
+        if settings.transport == "sse":
+            from dodo_mcp.metrics_http import OpenStreams
+
+            app = streams = OpenStreams(app, SSE_PATH)
+            metrics.count_sessions(lambda: streams.count)
     gated: ASGIApp = DrainGate(app, drain or Drain())
     open_paths = (HEALTH_PATH,)
     if settings.oauth is not None:
@@ -432,8 +449,19 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
 
+def _count_sessions(server: MCPServer[Any], settings: HttpSettings, metrics: Metrics) -> None:
+    if settings.transport == "streamable-http":
+        from dodo_mcp.mcp_sdk import open_sessions
+
+        metrics.count_sessions(lambda: open_sessions(server))
+
+
 async def serve(
-    server: MCPServer[Any], held: AbstractAsyncContextManager[Any], settings: HttpSettings, calls: InFlightCalls
+    server: MCPServer[Any],
+    held: AbstractAsyncContextManager[Any],
+    settings: HttpSettings,
+    calls: InFlightCalls,
+    metrics: Metrics | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period.
 
@@ -445,8 +473,11 @@ async def serve(
 
     check_settings(settings)
     sock = listening_socket(settings.host, settings.port)
+    metrics_sock = None
+    if metrics is not None and settings.metrics_port is not None:
+        metrics_sock = listening_socket(settings.metrics_host, settings.metrics_port)
     drain = Drain()
-    app = build_app(server, settings, drain)
+    app = build_app(server, settings, drain, metrics)
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -478,12 +509,19 @@ async def serve(
     try:
         async with held, anyio.create_task_group() as group:
             group.start_soon(_drain_on_exit, http, drain, calls, settings.grace_s)
+            if metrics is not None and metrics_sock is not None:
+                from dodo_mcp.metrics_http import serve_metrics
+
+                group.start_soon(serve_metrics, metrics, metrics_sock)
+                logger.info("serving metrics at http://%s:%d/metrics", *metrics_sock.getsockname()[:2])
             await http.serve(sockets=[sock])
             group.cancel_scope.cancel()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
 
 
 def _draining_server(config: Any, drain: Drain) -> Any:

@@ -37,6 +37,7 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -509,3 +510,47 @@ class _SdkTokenVerifier:
             subject=verified.subject,
             claims={"iss": verified.issuer},
         )
+
+
+# Entered around each MCP request with its method and, for a tools/call, the tool's name; what it yields is told
+# how the request ended: "ok", "error" (an isError result), "input_required" or "failed" (the default).
+WatchRequest = Callable[[str, "str | None"], AbstractContextManager[Callable[[str], None]]]
+
+
+class _WatchRequests:
+    """Middleware: every request inside `watch`, the SDK's own place for it (beside its OpenTelemetry span)."""
+
+    def __init__(self, watch: WatchRequest) -> None:
+        self._watch = watch
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        name = ctx.params.get("name") if isinstance(ctx.params, Mapping) else None
+        with self._watch(ctx.method, name if isinstance(name, str) else None) as settle:
+            result = await call_next(ctx)
+            if isinstance(result, InputRequiredResult):
+                settle("input_required")
+            elif isinstance(result, CallToolResult):
+                settle("error" if result.is_error else "ok")
+            elif isinstance(result, Mapping):
+                settle("error" if result.get("isError") is True else "ok")
+            else:
+                settle("ok")
+            return result
+
+
+def watch_requests(server: MCPServer[Any], watch: WatchRequest) -> None:
+    """Run every request `server` answers inside `watch` (dodo_mcp.metrics' counts and timings)."""
+    server.middleware.append(_WatchRequests(watch))
+
+
+def open_sessions(server: MCPServer[Any]) -> int:
+    """The Streamable HTTP sessions `server` holds now (0 before its app is built, or when stateless).
+
+    The SDK's session manager keeps them in a private mapping and has no public count.
+    """
+    try:
+        manager = server.session_manager
+    except RuntimeError:
+        return 0
+    sessions: dict[str, Any] = manager._server_instances
+    return len(sessions)

@@ -183,6 +183,11 @@ def serve(
 
     client = DodoClient(settings, transport=transport)
     calls = InFlightCalls()
+    metrics = None
+    if http is not None:
+        from dodo_mcp.metrics import Metrics
+
+        metrics = Metrics(TOOL_NAMES if tools is None else tools)
     server = build_server(
         settings,
         client=client,
@@ -190,6 +195,7 @@ def serve(
         in_flight=calls,
         tools=TOOL_NAMES if tools is None else tools,
         secrets=[http.auth_token] if http and http.auth_token else (),
+        watch=metrics.watching if metrics is not None else None,
     )
     if http is None:
         from dodo_mcp.stdio import run_stdio
@@ -204,7 +210,7 @@ def serve(
     from dodo_mcp.listen import ListenError
 
     try:
-        anyio.run(http_transport.serve, server, client, http, calls)
+        anyio.run(http_transport.serve, server, client, http, calls, metrics)
     except (http_transport.StartupError, ListenError) as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE

@@ -34,6 +34,8 @@ from dodo_mcp.config import (
     IDLE_TIMEOUT_ENV,
     MAX_BODY_ENV,
     MAX_SESSIONS_ENV,
+    METRICS_HOST_ENV,
+    METRICS_PORT_ENV,
     OAUTH_AUDIENCE_ENV,
     OAUTH_ISSUER_ENV,
     OAUTH_JWKS_URL_ENV,
@@ -114,6 +116,8 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         idle_s = float(args.idle_timeout or env.get(IDLE_TIMEOUT_ENV) or DEFAULT_IDLE_TIMEOUT_S)
         session_idle_s = float(args.session_idle_timeout or env.get(SESSION_IDLE_ENV) or DEFAULT_SESSION_IDLE_S)
         max_sessions = int(args.max_sessions or env.get(MAX_SESSIONS_ENV) or DEFAULT_MAX_SESSIONS)
+        raw_metrics_port = args.metrics_port if args.metrics_port is not None else env.get(METRICS_PORT_ENV)
+        metrics_port = int(raw_metrics_port) if raw_metrics_port not in (None, "") else None
     except ValueError as exc:
         raise SettingsError(f"a number setting is not a number: {exc}") from None
     for name, value in (
@@ -126,6 +130,8 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
             raise SettingsError(f"{name} must be a positive number, not {value:g}")
     if not 0 <= port <= 65535:
         raise SettingsError(f"the port must be between 0 and 65535, not {port}")
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise SettingsError(f"--metrics-port must be between 0 and 65535, not {metrics_port}")
     return HttpSettings(
         transport=transport_of(args),  # type: ignore[arg-type]  # checked by transport_of
         host=args.host or env.get(HOST_ENV) or DEFAULT_HOST,
@@ -142,6 +148,8 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         max_sessions=max_sessions,
         per_client_api_key=args.per_client_api_key or env_flag(env.get(PER_CLIENT_KEY_ENV)),
         oauth=oauth_settings(args),
+        metrics_port=metrics_port,
+        metrics_host=args.metrics_host or env.get(METRICS_HOST_ENV) or DEFAULT_HOST,
     )
 
 

@@ -49,6 +49,8 @@ from dodo_mcp.config import (
     MAX_BODY_ENV,
     MAX_RETRIES_ENV,
     MAX_SESSIONS_ENV,
+    METRICS_HOST_ENV,
+    METRICS_PORT_ENV,
     OAUTH_AUDIENCE_ENV,
     OAUTH_ISSUER_ENV,
     OAUTH_JWKS_URL_ENV,
@@ -240,6 +242,10 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
     )
     _option(network, "--per-client-api-key", own_key, action="store_true")
     _add_oauth_options(network)
+    scrape = "Serve /metrics (Prometheus) on this port of its own, without auth, instead of behind the MCP auth"
+    _option(network, "--metrics-port", scrape, env=METRICS_PORT_ENV, type=int, metavar="PORT")
+    where = "Interface the --metrics-port listener binds, e.g. a cluster-internal address"
+    _option(network, "--metrics-host", where, env=METRICS_HOST_ENV, shows=DEFAULT_HOST, metavar="HOST")
 
 
 def _add_oauth_options(network: Any) -> None:
