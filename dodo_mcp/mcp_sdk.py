@@ -25,6 +25,12 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
   message on a handshake-era connection whatever level the client asked for. The handler here keeps
   the level on the connection and SdkToolCall.log filters by it (which also advertises `logging`); on
   2026-07-28 connections the SDK itself sends only what each request's `_meta` log level opts into.
+- `oauth_resource_server`: the SDK's OAuth resource-server parts (its bearer backend over our JWT
+  verifier as a TokenVerifier, RequireAuthMiddleware, the auth contextvar and the RFC 9728 metadata
+  route) around an app, with a refusal's reason in error_description instead of the SDK's bare text.
+- `watch_requests`: a middleware (the SDK's hook, beside its own OpenTelemetry span) running every
+  request inside the metrics' and traces' watch, told how a tool call ended.
+- `open_sessions`: the Streamable HTTP sessions held, which the SDK's session manager keeps privately.
 - Elicitation in both protocol eras (SdkToolCall.confirm): up to 2025-11-25 an `elicitation/create`
   request mid-call (ctx.elicit); from 2026-07-28 the multi-round tools/call, an InputRequiredResult
   whose question's digest rides the (SDK-sealed) request_state, so an answer counts only for the

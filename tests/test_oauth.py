@@ -175,8 +175,12 @@ def test_the_protected_resource_metadata_document(served: Served) -> None:
     missing = post(served, None, {"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == challenge(served, "invalid_token", "Authentication required")
-    # /healthz stays open.
+    # /healthz stays open; /metrics needs a token with either scope, as MCP does.
     assert httpx2.get(f"{served.url}/healthz", timeout=10).json() == {"status": "ok"}
+    assert httpx2.get(f"{served.url}/metrics", timeout=10).status_code == 401
+    for client, status in (("nobody", 403), ("writer", 200)):
+        headers = {"Authorization": f"Bearer {client_token(served, client)}"}
+        assert httpx2.get(f"{served.url}/metrics", headers=headers, timeout=10).status_code == status
 
 
 async def test_a_read_token_reads_and_may_not_ingest(served: Served) -> None:
