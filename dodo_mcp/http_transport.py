@@ -22,7 +22,7 @@ import signal
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -50,6 +50,10 @@ from dodo_mcp.listen import listening_socket
 from dodo_mcp.mcp_sdk import authenticated_caller
 from dodo_mcp.server import InFlightCalls
 from dodo_mcp.slow_clients import head_deadline_protocol
+
+if TYPE_CHECKING:
+    from dodo_mcp.metrics import Metrics
+    from dodo_mcp.oauth import OAuthSettings
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,11 @@ class HttpSettings:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     session_idle_s: float = DEFAULT_SESSION_IDLE_S
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    # OAuth 2.1 resource server (--auth oauth) instead of the shared bearer token.
+    oauth: OAuthSettings | None = None
+    # /metrics on a listener of its own (no auth) at metrics_host:metrics_port; None serves it behind the auth.
+    metrics_port: int | None = None
+    metrics_host: str = DEFAULT_HOST
 
     @property
     def loopback(self) -> bool:
@@ -108,6 +117,15 @@ def is_loopback(host: str) -> bool:
 
 def check_settings(settings: HttpSettings) -> None:
     """Refuse unsafe or impossible settings with a one-line reason."""
+    if settings.oauth is not None:
+        from dodo_mcp.oauth import check_oauth_settings
+
+        problem = check_oauth_settings(settings.oauth)
+        if problem is not None:
+            raise StartupError(problem)
+        if settings.auth_token:
+            raise StartupError(f"--auth oauth and a bearer token exclude each other: unset {AUTH_TOKEN_ENV}")
+        return
     if not settings.loopback and not settings.auth_token:
         raise StartupError(
             f"refusing to serve on {settings.host} without authentication: set {AUTH_TOKEN_ENV} or pass "
@@ -375,14 +393,20 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None) -> ASGIApp:
-    """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
+def build_app(
+    server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None, metrics: Metrics | None = None
+) -> ASGIApp:
+    """The ASGI app: the SDK's transport app wrapped in our auth and size limit (and /metrics, with `metrics`)."""
 
     async def healthz(request: Request) -> Response:
         # Says only that the process answers: nothing about its configuration.
         return JSONResponse({"status": "ok"})
 
     server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    if metrics is not None and settings.metrics_port is None:
+        from dodo_mcp.metrics_http import METRICS_PATH, metrics_route
+
+        server.custom_route(METRICS_PATH, methods=["GET"], include_in_schema=False)(metrics_route(metrics))
 
     security = security_settings(settings)
     if settings.transport == "streamable-http":
@@ -403,14 +427,41 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
             transport_security=security,
             host=settings.host,
         )
-    gated = DrainGate(app, drain or Drain())
+    if metrics is not None:
+        _count_sessions(server, settings, metrics)
+        if settings.transport == "sse":
+            from dodo_mcp.metrics_http import OpenStreams
+
+            app = streams = OpenStreams(app, SSE_PATH)
+            metrics.count_sessions(lambda: streams.count)
+    gated: ASGIApp = DrainGate(app, drain or Drain())
+    open_paths = (HEALTH_PATH,)
+    if settings.oauth is not None:
+        from dodo_mcp.oauth_http import ScopeGate
+
+        gated = ScopeGate(gated, settings.oauth, PARSED_MESSAGE, open_paths)
     messages = WellFormedMessages(gated, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
-    checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
+    checked: ASGIApp = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
+    if settings.oauth is not None:
+        from dodo_mcp.oauth_http import protect
+
+        checked = protect(checked, settings.oauth, open_paths)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
 
 
+def _count_sessions(server: MCPServer[Any], settings: HttpSettings, metrics: Metrics) -> None:
+    if settings.transport == "streamable-http":
+        from dodo_mcp.mcp_sdk import open_sessions
+
+        metrics.count_sessions(lambda: open_sessions(server))
+
+
 async def serve(
-    server: MCPServer[Any], held: AbstractAsyncContextManager[Any], settings: HttpSettings, calls: InFlightCalls
+    server: MCPServer[Any],
+    held: AbstractAsyncContextManager[Any],
+    settings: HttpSettings,
+    calls: InFlightCalls,
+    metrics: Metrics | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight calls within the grace period.
 
@@ -422,8 +473,11 @@ async def serve(
 
     check_settings(settings)
     sock = listening_socket(settings.host, settings.port)
+    metrics_sock = None
+    if metrics is not None and settings.metrics_port is not None:
+        metrics_sock = listening_socket(settings.metrics_host, settings.metrics_port)
     drain = Drain()
-    app = build_app(server, settings, drain)
+    app = build_app(server, settings, drain, metrics)
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -442,7 +496,7 @@ async def serve(
         where,
         path,
         "stateless" if settings.stateless else "stateful" if settings.transport == "streamable-http" else "SSE",
-        "on" if settings.auth_token else "off: loopback only",
+        "OAuth" if settings.oauth else "on" if settings.auth_token else "off: loopback only",
     )
     # By default sse-starlette ends every SSE stream the moment a signal arrives, cutting off the
     # answers of calls still running. We end them ourselves, once those calls are done.
@@ -455,12 +509,19 @@ async def serve(
     try:
         async with held, anyio.create_task_group() as group:
             group.start_soon(_drain_on_exit, http, drain, calls, settings.grace_s)
+            if metrics is not None and metrics_sock is not None:
+                from dodo_mcp.metrics_http import serve_metrics
+
+                group.start_soon(serve_metrics, metrics, metrics_sock)
+                logger.info("serving metrics at http://%s:%d/metrics", *metrics_sock.getsockname()[:2])
             await http.serve(sockets=[sock])
             group.cancel_scope.cancel()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
 
 
 def _draining_server(config: Any, drain: Drain) -> Any:

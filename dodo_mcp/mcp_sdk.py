@@ -27,6 +27,12 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
   2026-07-28 connections the SDK itself sends only what each request's `_meta` log level opts into.
 - `app_views`: the MCP Apps views as the SDK's own Apps extension (resources and the advertised extension);
   `sdk_tool` stamps each tool's `_meta.ui.resourceUri` itself, since Apps.tool would derive its schemas.
+- `oauth_resource_server`: the SDK's OAuth resource-server parts (its bearer backend over our JWT
+  verifier as a TokenVerifier, RequireAuthMiddleware, the auth contextvar and the RFC 9728 metadata
+  route) around an app, with a refusal's reason in error_description instead of the SDK's bare text.
+- `watch_requests`: a middleware (the SDK's hook, beside its own OpenTelemetry span) running every
+  request inside the metrics' and traces' watch, told how a tool call ended.
+- `open_sessions`: the Streamable HTTP sessions held, which the SDK's session manager keeps privately.
 - Elicitation in both protocol eras (SdkToolCall.confirm): up to 2025-11-25 an `elicitation/create`
   request mid-call (ctx.elicit); from 2026-07-28 the multi-round tools/call, an InputRequiredResult
   whose question's digest rides the (SDK-sealed) request_state, so an answer counts only for the
@@ -38,8 +44,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, get_args
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, get_args
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.apps import Apps
@@ -69,12 +76,22 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dodo_mcp.tools.call import ConfirmForm, InputRequired, LogLevel, ToolDefinition, ToolResult
 from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
 from dodo_mcp.tools.views import AppView
 
+if TYPE_CHECKING:
+    # Imported where used: joserfc (and cryptography) load only when a server verifies OAuth tokens.
+    from dodo_mcp.oauth import VerifiedToken
+
 logger = logging.getLogger(__name__)
+
+# RFC 9728's well-known path for a protected resource's metadata.
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
 
 # The 2026-07-28 revision deprecates MCP logging (SEP-2577) but still carries it, and the SDK warns on
 # every log message sent; dodo-mcp serves logging on purpose, in both eras, so the warning is noise on stderr.
@@ -409,3 +426,156 @@ def authenticated_caller(identity: str) -> Any:
     from mcp.server.auth.provider import AccessToken
 
     return AuthenticatedUser(AccessToken(token="", client_id=identity, scopes=[]))
+
+
+# What an OAuth resource server verifies a bearer token with: the token's claims, or TokenRefused (dodo_mcp.oauth).
+VerifyToken = Callable[[str], Awaitable["VerifiedToken"]]
+
+
+def oauth_resource_server(
+    app: ASGIApp,
+    verify: VerifyToken,
+    *,
+    resource: str,
+    issuer: str,
+    scopes: Sequence[str],
+    open_paths: Collection[str],
+) -> ASGIApp:
+    """`app` behind the SDK's own OAuth resource-server parts: its bearer backend with `verify` as the
+    TokenVerifier, RequireAuthMiddleware (401 with `resource_metadata` in WWW-Authenticate), the auth
+    contextvar, and its RFC 9728 protected-resource metadata document, served both at the path the SDK
+    derives from `resource` (/.well-known/oauth-protected-resource/mcp) and at the bare well-known path.
+
+    A refused token gets 401 with the reason in error_description (the SDK's backend would answer a bare
+    "Authentication required"); keys that cannot be fetched get 503. `open_paths` need no token.
+    """
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+    from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+    from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+    from pydantic import AnyHttpUrl
+    from starlette.middleware.authentication import AuthenticationMiddleware
+
+    from dodo_mcp.oauth import KeysUnavailable, TokenRefused
+    from dodo_mcp.oauth_http import bearer_challenge
+
+    resource_url = AnyHttpUrl(resource)
+    metadata_url = str(build_resource_metadata_url(resource_url))
+    routes = create_protected_resource_routes(
+        resource_url=resource_url,
+        # The issuer as configured: AnyHttpUrl would add a slash to a path-less one, and issuers compare as strings.
+        authorization_servers=[issuer],  # type: ignore[list-item]
+        scopes_supported=list(scopes),
+        resource_name="dodo-mcp",
+    )
+    metadata = {route.path: route for route in routes if isinstance(route, Route)}
+    metadata.setdefault(PROTECTED_RESOURCE_PATH, next(iter(metadata.values())))
+
+    def refused(_: Any, exc: Exception) -> Response:
+        reason = exc.__cause__ if isinstance(exc.__cause__, TokenRefused) else exc
+        if isinstance(reason, KeysUnavailable):
+            return JSONResponse(
+                {"error": "temporarily_unavailable", "error_description": str(reason)},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return bearer_challenge(401, "invalid_token", str(reason), metadata_url)
+
+    protected = AuthenticationMiddleware(
+        AuthContextMiddleware(RequireAuthMiddleware(app, [], AnyHttpUrl(metadata_url))),
+        backend=BearerAuthBackend(_SdkTokenVerifier(verify)),
+        on_error=refused,
+    )
+    opened = frozenset(open_paths)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in opened:
+            await app(scope, receive, send)
+        elif scope["path"] in metadata:
+            await metadata[scope["path"]].handle(scope, receive, send)
+        else:
+            await protected(scope, receive, send)
+
+    return serve
+
+
+def protected_resource_metadata_url(resource: str) -> str:
+    """Where the SDK serves the RFC 9728 document for `resource` (the well-known path, then the resource's path)."""
+    from mcp.server.auth.routes import build_resource_metadata_url
+    from pydantic import AnyHttpUrl
+
+    return str(build_resource_metadata_url(AnyHttpUrl(resource)))
+
+
+class _SdkTokenVerifier:
+    """The SDK's TokenVerifier over `verify`: a refusal is raised for AuthenticationMiddleware's on_error, with the
+    reason; a valid token becomes the AccessToken the SDK binds sessions by (client, issuer, subject).
+
+    The raw token is not kept in it. Its expiry includes the leeway: the SDK's backend checks it again, without one.
+    """
+
+    def __init__(self, verify: VerifyToken) -> None:
+        self._verify = verify
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+        from starlette.authentication import AuthenticationError
+
+        from dodo_mcp.oauth import LEEWAY_S, TokenRefused
+
+        try:
+            verified = await self._verify(token)
+        except TokenRefused as refusal:
+            raise AuthenticationError(str(refusal)) from refusal
+        return AccessToken(
+            token="",
+            client_id=verified.client_id,
+            scopes=list(verified.scopes),
+            expires_at=verified.expires_at + LEEWAY_S,
+            resource=verified.audience,
+            subject=verified.subject,
+            claims={"iss": verified.issuer},
+        )
+
+
+# Entered around each MCP request with its method and, for a tools/call, the tool's name; what it yields is told
+# how the request ended: "ok", "error" (an isError result), "input_required" or "failed" (the default).
+WatchRequest = Callable[[str, "str | None"], AbstractContextManager[Callable[[str], None]]]
+
+
+class _WatchRequests:
+    """Middleware: every request inside `watch`, the SDK's own place for it (beside its OpenTelemetry span)."""
+
+    def __init__(self, watch: WatchRequest) -> None:
+        self._watch = watch
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        name = ctx.params.get("name") if isinstance(ctx.params, Mapping) else None
+        with self._watch(ctx.method, name if isinstance(name, str) else None) as settle:
+            result = await call_next(ctx)
+            if isinstance(result, InputRequiredResult):
+                settle("input_required")
+            elif isinstance(result, CallToolResult):
+                settle("error" if result.is_error else "ok")
+            elif isinstance(result, Mapping):
+                settle("error" if result.get("isError") is True else "ok")
+            else:
+                settle("ok")
+            return result
+
+
+def watch_requests(server: MCPServer[Any], watch: WatchRequest) -> None:
+    """Run every request `server` answers inside `watch` (dodo_mcp.metrics' counts and timings)."""
+    server.middleware.append(_WatchRequests(watch))
+
+
+def open_sessions(server: MCPServer[Any]) -> int:
+    """The Streamable HTTP sessions `server` holds now (0 before its app is built, or when stateless).
+
+    The SDK's session manager keeps them in a private mapping and has no public count.
+    """
+    try:
+        manager = server.session_manager
+    except RuntimeError:
+        return 0
+    sessions: dict[str, Any] = manager._server_instances
+    return len(sessions)

@@ -28,12 +28,14 @@ from dodo_mcp.api.limits import (
 )
 from dodo_mcp.config import Settings
 from dodo_mcp.mcp_sdk import (
+    WatchRequest,
     advertise_what_is_served,
     app_views,
     check_prompt_requests,
     sdk_tool,
     serve_client_logging,
     serve_completions,
+    watch_requests,
 )
 from dodo_mcp.tools.completion import Completer
 from dodo_mcp.tools.handlers import ToolContext
@@ -133,11 +135,13 @@ def build_server(
     in_flight: InFlightCalls | None = None,
     tools: Collection[str] = TOOL_NAMES,
     secrets: Collection[str] = (),
+    watch: WatchRequest | None = None,
 ) -> MCPServer[DodoClient]:
     """The MCP server for these settings, serving `tools` (see tools.names.select_tools) and the prompts they allow.
 
     Pass `client` to share one across servers or connections, `in_flight` to wait for calls at shutdown, and
-    `secrets` (the HTTP auth token) to keep them out of every tool result as the Dodo keys are.
+    `secrets` (the HTTP auth token) to keep them out of every tool result as the Dodo keys are, and `watch`
+    to run every request inside it (the HTTP transport's metrics).
     """
     dodo = client or DodoClient(settings, transport=transport)
     context = ToolContext(
@@ -176,4 +180,6 @@ def build_server(
     advertise_what_is_served(server)
     # Retries, rate-limit waits and unconfirmed ingest batches reach the client as log messages.
     serve_client_logging(server)
+    if watch is not None:
+        watch_requests(server, watch)
     return server

@@ -175,8 +175,9 @@ def test_the_seam_is_where_the_internals_are() -> None:
     seam = modules()[SEAM]
     assert {"mcp.server.mcpserver.tools", "mcp.server.mcpserver.utilities.func_metadata"} <= seam.imports
     # The low-level server (its loop, and the completion/complete and logging/setLevel handlers, all through one
-    # helper) and a session's connection (its state).
+    # helper), a session's connection (its state) and the Streamable HTTP sessions held (for the metrics).
     assert sorted(expression for _, expression in seam.private_access) == [
+        "manager._server_instances",
         "server._lowlevel_server",
         "session._connection",
     ]

@@ -80,6 +80,12 @@ NOT_FOR_STDIO_CLIENTS = {
     config.MAX_SESSIONS_ENV: "HTTP transport",
     config.GRACE_ENV: "HTTP transport",
     config.PER_CLIENT_KEY_ENV: "HTTP transport",
+    config.AUTH_ENV: "HTTP transport",
+    config.OAUTH_ISSUER_ENV: "HTTP transport",
+    config.OAUTH_AUDIENCE_ENV: "HTTP transport",
+    config.OAUTH_JWKS_URL_ENV: "HTTP transport",
+    config.METRICS_PORT_ENV: "HTTP transport",
+    config.METRICS_HOST_ENV: "HTTP transport",
     # Only read with --sandbox, a flag server.json does not pass (the sandbox is for trying it locally).
     config.SANDBOX_DB_ENV: "sandbox",
     config.SANDBOX_API_KEY_ENV: "sandbox",

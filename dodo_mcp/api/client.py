@@ -32,6 +32,7 @@ from dodo_mcp import __version__
 from dodo_mcp.api.budget import RequestBudget
 from dodo_mcp.api.errors import (
     ConfigurationError,
+    DodoAPIError,
     DodoError,
     DodoResponseError,
     DodoTimeout,
@@ -50,7 +51,7 @@ from dodo_mcp.api.models import (
     ListEventsResponse,
     check_path_segment,
 )
-from dodo_mcp.api.notices import RetryNotice, tell
+from dodo_mcp.api.notices import RequestNotice, RetryNotice, tell
 from dodo_mcp.api.retry import RetryPolicy, retry_after_seconds
 from dodo_mcp.api.subscriptions import (
     BillingPeriod,
@@ -281,7 +282,9 @@ class DodoClient:
         unknown = False  # whether an earlier attempt may have taken effect
         for attempt in range(retries + 1):
             self.budget.record(key.get_secret_value())
+            started = self._clock()
             outcome, wait_headers = await self._attempt(http, call, headers, deadline_at - self._clock(), info, attempt)
+            await tell(RequestNotice(call.operation, attempt + 1, _outcome_label(outcome), self._clock() - started))
             if isinstance(outcome, httpx2.Response):
                 return Sent(outcome, attempt + 1, unknown)
             outcome.attempts = attempt + 1
@@ -380,6 +383,15 @@ def meter_path(meter_id: str) -> str:
 def subscription_path(subscription_id: str) -> str:
     """/subscriptions/{subscription_id} with the id percent-encoded as exactly one path segment."""
     return "/subscriptions/" + quote(check_path_segment(subscription_id, "subscription id"), safe="")
+
+
+def _outcome_label(outcome: httpx2.Response | DodoError) -> str:
+    """How one attempt ended, in a few words: Dodo's status, or why there was none."""
+    if isinstance(outcome, httpx2.Response):
+        return str(outcome.status_code)
+    if isinstance(outcome, DodoAPIError):
+        return str(outcome.status)
+    return "timeout" if isinstance(outcome, DodoTimeout) else "connection_error"
 
 
 def _preview(content: bytes, limit: int = 120) -> str:

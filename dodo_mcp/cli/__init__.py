@@ -21,7 +21,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dodo_mcp import __version__
@@ -174,6 +174,25 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, HttpSettings | None, t
     return settings, http, selection
 
 
+def _all_of(watches: Sequence[Any]) -> Any:
+    """One watch (mcp_sdk.WatchRequest) that enters each of `watches` and settles each of them."""
+    if len(watches) == 1:
+        return watches[0]
+
+    @contextlib.contextmanager
+    def watching(method: str, tool: str | None) -> Iterator[Any]:
+        with contextlib.ExitStack() as stack:
+            settles = [stack.enter_context(watch(method, tool)) for watch in watches]
+
+            def settle(outcome: str) -> None:
+                for each in settles:
+                    each(outcome)
+
+            yield settle
+
+    return watching
+
+
 def serve(
     settings: Settings, http: HttpSettings | None, *, transport: Any = None, tools: Sequence[str] | None = None
 ) -> int:
@@ -183,6 +202,19 @@ def serve(
 
     client = DodoClient(settings, transport=transport)
     calls = InFlightCalls()
+    watches = []
+    metrics = None
+    if http is not None:
+        from dodo_mcp.metrics import Metrics
+
+        metrics = Metrics(TOOL_NAMES if tools is None else tools)
+        watches.append(metrics.watching)
+    from dodo_mcp import tracing
+
+    if tracing.wanted():
+        traced = tracing.start_tracing(settings.base_url)
+        if traced is not None:
+            watches.append(traced.watching)
     server = build_server(
         settings,
         client=client,
@@ -190,6 +222,7 @@ def serve(
         in_flight=calls,
         tools=TOOL_NAMES if tools is None else tools,
         secrets=[http.auth_token] if http and http.auth_token else (),
+        watch=_all_of(watches) if watches else None,
     )
     if http is None:
         from dodo_mcp.stdio import run_stdio
@@ -204,7 +237,7 @@ def serve(
     from dodo_mcp.listen import ListenError
 
     try:
-        anyio.run(http_transport.serve, server, client, http, calls)
+        anyio.run(http_transport.serve, server, client, http, calls, metrics)
     except (http_transport.StartupError, ListenError) as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE

@@ -15,8 +15,11 @@ from dodo_mcp.cli.parser import TRANSPORTS
 from dodo_mcp.config import (
     ALLOWED_HOSTS_ENV,
     ALLOWED_ORIGINS_ENV,
+    AUTH_ENV,
+    AUTH_MODES,
     AUTH_TOKEN_ENV,
     AUTH_TOKEN_FILE_ENV,
+    DEFAULT_AUTH,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -31,6 +34,11 @@ from dodo_mcp.config import (
     IDLE_TIMEOUT_ENV,
     MAX_BODY_ENV,
     MAX_SESSIONS_ENV,
+    METRICS_HOST_ENV,
+    METRICS_PORT_ENV,
+    OAUTH_AUDIENCE_ENV,
+    OAUTH_ISSUER_ENV,
+    OAUTH_JWKS_URL_ENV,
     PER_CLIENT_KEY_ENV,
     PORT_ENV,
     READ_ONLY_ENV,
@@ -41,10 +49,11 @@ from dodo_mcp.config import (
     SettingsError,
     env_flag,
 )
-from dodo_mcp.tools.names import TOOL_NAMES, ToolSelectionError, select_tools
+from dodo_mcp.tools.names import TOOL_NAMES, WRITE_TOOLS, ToolSelectionError, select_tools
 
 if TYPE_CHECKING:
     from dodo_mcp.http_transport import HttpSettings
+    from dodo_mcp.oauth import OAuthSettings
 
 
 def tool_selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str]]:
@@ -73,6 +82,27 @@ def transport_of(args: argparse.Namespace) -> str:
     return chosen
 
 
+def oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
+    """--auth oauth's settings (None for the bearer token), from flags, then the environment."""
+    from dodo_mcp.oauth import OAuthSettings
+
+    env = os.environ
+    mode = str(args.auth or env.get(AUTH_ENV) or DEFAULT_AUTH).strip().lower()
+    if mode not in AUTH_MODES:
+        raise SettingsError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+    if mode != "oauth":
+        return None
+    issuer = (args.oauth_issuer or env.get(OAUTH_ISSUER_ENV) or "").strip()
+    audience = (args.oauth_audience or env.get(OAUTH_AUDIENCE_ENV) or "").strip()
+    if not issuer or not audience:
+        raise SettingsError(
+            f"--auth oauth needs the issuer and the audience: --oauth-issuer URL (or {OAUTH_ISSUER_ENV}) and "
+            f"--oauth-audience URL (or {OAUTH_AUDIENCE_ENV}), this server's public MCP URL"
+        )
+    jwks_url = (args.oauth_jwks_url or env.get(OAUTH_JWKS_URL_ENV) or "").strip() or None
+    return OAuthSettings(issuer=issuer, audience=audience, jwks_url=jwks_url, write_tools=frozenset(WRITE_TOOLS))
+
+
 def http_settings(args: argparse.Namespace) -> HttpSettings:
     """The HTTP transport's settings from flags, then the environment, then the defaults."""
     from dodo_mcp.http_transport import HttpSettings
@@ -86,6 +116,8 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         idle_s = float(args.idle_timeout or env.get(IDLE_TIMEOUT_ENV) or DEFAULT_IDLE_TIMEOUT_S)
         session_idle_s = float(args.session_idle_timeout or env.get(SESSION_IDLE_ENV) or DEFAULT_SESSION_IDLE_S)
         max_sessions = int(args.max_sessions or env.get(MAX_SESSIONS_ENV) or DEFAULT_MAX_SESSIONS)
+        raw_metrics_port = args.metrics_port if args.metrics_port is not None else env.get(METRICS_PORT_ENV)
+        metrics_port = int(raw_metrics_port) if raw_metrics_port not in (None, "") else None
     except ValueError as exc:
         raise SettingsError(f"a number setting is not a number: {exc}") from None
     for name, value in (
@@ -98,6 +130,8 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
             raise SettingsError(f"{name} must be a positive number, not {value:g}")
     if not 0 <= port <= 65535:
         raise SettingsError(f"the port must be between 0 and 65535, not {port}")
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise SettingsError(f"--metrics-port must be between 0 and 65535, not {metrics_port}")
     return HttpSettings(
         transport=transport_of(args),  # type: ignore[arg-type]  # checked by transport_of
         host=args.host or env.get(HOST_ENV) or DEFAULT_HOST,
@@ -113,6 +147,9 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         session_idle_s=session_idle_s,
         max_sessions=max_sessions,
         per_client_api_key=args.per_client_api_key or env_flag(env.get(PER_CLIENT_KEY_ENV)),
+        oauth=oauth_settings(args),
+        metrics_port=metrics_port,
+        metrics_host=args.metrics_host or env.get(METRICS_HOST_ENV) or DEFAULT_HOST,
     )
 
 

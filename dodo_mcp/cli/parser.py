@@ -13,9 +13,12 @@ from dodo_mcp.config import (
     ALLOWED_HOSTS_ENV,
     ALLOWED_ORIGINS_ENV,
     API_KEY_ENV,
+    AUTH_ENV,
+    AUTH_MODES,
     AUTH_TOKEN_ENV,
     BASE_URL_ENV,
     DEADLINE_ENV,
+    DEFAULT_AUTH,
     DEFAULT_DEADLINE_S,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -46,6 +49,11 @@ from dodo_mcp.config import (
     MAX_BODY_ENV,
     MAX_RETRIES_ENV,
     MAX_SESSIONS_ENV,
+    METRICS_HOST_ENV,
+    METRICS_PORT_ENV,
+    OAUTH_AUDIENCE_ENV,
+    OAUTH_ISSUER_ENV,
+    OAUTH_JWKS_URL_ENV,
     PER_CLIENT_KEY_ENV,
     PER_CLIENT_KEY_HEADER,
     PORT_ENV,
@@ -233,6 +241,26 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
         f"(env {PER_CLIENT_KEY_ENV}=1). The bearer token is still required. For hosted multi-tenant setups only"
     )
     _option(network, "--per-client-api-key", own_key, action="store_true")
+    _add_oauth_options(network)
+    scrape = "Serve /metrics (Prometheus) on this port of its own, without auth, instead of behind the MCP auth"
+    _option(network, "--metrics-port", scrape, env=METRICS_PORT_ENV, type=int, metavar="PORT")
+    where = "Interface the --metrics-port listener binds, e.g. a cluster-internal address"
+    _option(network, "--metrics-host", where, env=METRICS_HOST_ENV, shows=DEFAULT_HOST, metavar="HOST")
+
+
+def _add_oauth_options(network: Any) -> None:
+    """--auth oauth: an OAuth 2.1 resource server for a team's identity provider."""
+    mode = "How clients authenticate: the shared bearer token (token), or OAuth 2.1 access tokens (oauth)"
+    _option(network, "--auth", mode, env=AUTH_ENV, shows=DEFAULT_AUTH, type=str.lower, choices=AUTH_MODES)
+    issuer = "With --auth oauth: the issuer of the access tokens (its URL, exactly as tokens' iss names it)"
+    _option(network, "--oauth-issuer", issuer, env=OAUTH_ISSUER_ENV, metavar="URL")
+    audience = (
+        "With --auth oauth: the audience tokens must name, this server's public MCP URL "
+        "(e.g. https://mcp.example.com/mcp; RFC 8707 resource)"
+    )
+    _option(network, "--oauth-audience", audience, env=OAUTH_AUDIENCE_ENV, metavar="URL")
+    jwks = "With --auth oauth: the issuer's JWKS URL; read from the issuer's metadata when not given"
+    _option(network, "--oauth-jwks-url", jwks, env=OAUTH_JWKS_URL_ENV, metavar="URL")
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:

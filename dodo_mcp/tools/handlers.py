@@ -20,7 +20,7 @@ from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.errors import DodoError, NotFoundError
-from dodo_mcp.api.notices import RetryNotice, listening
+from dodo_mcp.api.notices import Notice, RetryNotice, listening
 from dodo_mcp.api.redaction import scrub, secret_values
 from dodo_mcp.config import PER_CLIENT_KEY_HEADER
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
@@ -109,8 +109,10 @@ def answering_errors(name: str, handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def call(context: ToolContext, tool_call: ToolCall) -> ToolResult:
-        async def tell_client(notice: RetryNotice) -> None:
-            await context.log(tool_call, "info", retry_notice(notice))
+        async def tell_client(notice: Notice) -> None:
+            # Retries and rate-limit waits, not each request.
+            if isinstance(notice, RetryNotice):
+                await context.log(tool_call, "info", retry_notice(notice))
 
         try:
             with context.call_guard, listening(tell_client):
