@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Collection, Iterator, Sequence
@@ -193,6 +194,19 @@ def _all_of(watches: Sequence[Any]) -> Any:
     return watching
 
 
+def freeze_startup_objects() -> None:
+    """Leave what start-up built out of every later garbage collection: the SDK's and our modules, models
+    and schemas, some 90,000 objects tracked by the collector that never become garbage.
+
+    A call that allocates a lot (a 1,000-event ingest_events makes some 10,000 objects) sets off
+    collections of the oldest generation, and each one walked all of those again. Frozen, a collection
+    walks only what was made since: server CPU per 1,000-event ingest_events call 8.5 -> 6.2 ms, measured
+    with an interleaved A/B against a constant backend (the issue 15 closing note has the command).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(
     settings: Settings, http: HttpSettings | None, *, transport: Any = None, tools: Sequence[str] | None = None
 ) -> int:
@@ -227,6 +241,7 @@ def serve(
     if http is None:
         from dodo_mcp.stdio import run_stdio
 
+        freeze_startup_objects()
         with contextlib.suppress(KeyboardInterrupt):
             run_stdio(server)
         return EXIT_OK
@@ -236,6 +251,7 @@ def serve(
     from dodo_mcp import http_transport
     from dodo_mcp.listen import ListenError
 
+    freeze_startup_objects()
     try:
         anyio.run(http_transport.serve, server, client, http, calls, metrics)
     except (http_transport.StartupError, ListenError) as exc:
