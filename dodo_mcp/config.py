@@ -55,6 +55,11 @@ DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_IDLE_TIMEOUT_S = 30.0
 DEFAULT_SESSION_IDLE_S = 1800.0
 DEFAULT_MAX_SESSIONS = 1000
+# Resumable streams (dodo_mcp.event_store): the last 10,000 SSE events, none older than 5 minutes, are kept
+# for clients that reconnect with Last-Event-ID; the priming event tells them to wait 1 s first.
+DEFAULT_EVENT_STORE_EVENTS = 10_000
+DEFAULT_EVENT_STORE_AGE_S = 300.0
+DEFAULT_SSE_RETRY_MS = 1000
 
 # The environment variables, one constant each. Dodo's own SDKs read the first three too.
 API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
@@ -83,6 +88,9 @@ IDLE_TIMEOUT_ENV = "DODO_MCP_IDLE_TIMEOUT_SECONDS"
 SESSION_IDLE_ENV = "DODO_MCP_SESSION_IDLE_SECONDS"
 MAX_SESSIONS_ENV = "DODO_MCP_MAX_SESSIONS"
 PER_CLIENT_KEY_ENV = "DODO_MCP_PER_CLIENT_API_KEY"
+EVENT_STORE_EVENTS_ENV = "DODO_MCP_EVENT_STORE_EVENTS"
+EVENT_STORE_AGE_ENV = "DODO_MCP_EVENT_STORE_SECONDS"
+SSE_RETRY_ENV = "DODO_MCP_SSE_RETRY_MS"
 SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
 SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
 # The bundle's switch for --sandbox (read by bundle/main.py, which maps it onto the flag).

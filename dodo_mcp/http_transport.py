@@ -3,12 +3,13 @@
 Imported only for the HTTP transports, so a stdio start never loads it. What it adds
 around the SDK's own apps:
 
-- bearer-token auth on every route but /healthz, compared in constant time;
+- bearer-token auth on every route but /healthz and /readyz (dodo_mcp.health), compared in constant time;
 - DNS-rebinding protection (Host and Origin allowlists) on every bind, not only loopback;
 - a request-body limit answered with 413;
 - a refusal to listen beyond loopback without a token;
 - one shared DodoClient for the whole process (the SSE lifespan runs per connection);
-- graceful shutdown: on SIGTERM/SIGINT, stop accepting, let in-flight calls finish, exit 0.
+- graceful shutdown: on SIGTERM/SIGINT, stop accepting, let in-flight calls finish, exit 0;
+- resumable streams: stateful sessions keep their SSE events (dodo_mcp.event_store) for clients that reconnect.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import JSONRPCRequest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dodo_mcp.config import (
     AUTH_TOKEN_ENV,
+    DEFAULT_EVENT_STORE_AGE_S,
+    DEFAULT_EVENT_STORE_EVENTS,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -43,11 +46,14 @@ from dodo_mcp.config import (
     DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
     DEFAULT_SESSION_IDLE_S,
+    DEFAULT_SSE_RETRY_MS,
     PER_CLIENT_KEY_HEADER,
 )
+from dodo_mcp.event_store import MemoryEventStore, SessionEvents
+from dodo_mcp.health import HEALTH_PATHS, serve_health
 from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
-from dodo_mcp.mcp_sdk import authenticated_caller
+from dodo_mcp.mcp_sdk import authenticated_caller, events_per_session
 from dodo_mcp.server import InFlightCalls
 from dodo_mcp.slow_clients import head_deadline_protocol
 
@@ -58,7 +64,6 @@ Transport = Literal["sse", "streamable-http"]
 STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
-HEALTH_PATH = "/healthz"
 _PER_CLIENT_KEY = PER_CLIENT_KEY_HEADER.lower().encode()
 # Where WellFormedMessages leaves the message it read, for the middleware inside it.
 PARSED_MESSAGE = "dodo_mcp.message"
@@ -91,6 +96,9 @@ class HttpSettings:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     session_idle_s: float = DEFAULT_SESSION_IDLE_S
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    event_store_events: int = DEFAULT_EVENT_STORE_EVENTS
+    event_store_age_s: float = DEFAULT_EVENT_STORE_AGE_S
+    sse_retry_ms: int = DEFAULT_SSE_RETRY_MS
 
     @property
     def loopback(self) -> bool:
@@ -136,7 +144,7 @@ def security_settings(settings: HttpSettings) -> TransportSecuritySettings:
 class BearerAuth:
     """Require `Authorization: Bearer <token>` on every HTTP request except the health check."""
 
-    def __init__(self, app: ASGIApp, token: str | None, open_paths: Sequence[str] = (HEALTH_PATH,)) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, open_paths: Sequence[str] = HEALTH_PATHS) -> None:
         self.app = app
         self._token = token.encode() if token else None
         self._open = tuple(open_paths)
@@ -349,6 +357,13 @@ class DrainGate:
             self.drain.requests -= 1
 
 
+def memory_event_store(settings: HttpSettings) -> MemoryEventStore | None:
+    """The default event store, bounded by the settings; None when they keep no events."""
+    if settings.event_store_events == 0:
+        return None
+    return MemoryEventStore(settings.event_store_events, settings.event_store_age_s)
+
+
 def _opens_session(scope: Scope) -> bool:
     """An SSE stream's GET, or an initialize request (which opens a Streamable HTTP session)."""
     if scope["method"] == "GET" and scope["path"] == SSE_PATH:
@@ -375,17 +390,19 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None) -> ASGIApp:
-    """The ASGI app: the SDK's transport app wrapped in our auth and size limit."""
+def build_app(
+    server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None, event_store: EventStore | None = None
+) -> ASGIApp:
+    """The ASGI app: the SDK's transport app wrapped in our auth and size limit.
 
-    async def healthz(request: Request) -> Response:
-        # Says only that the process answers: nothing about its configuration.
-        return JSONResponse({"status": "ok"})
-
-    server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    `event_store` replaces the in-memory store of stateful Streamable HTTP sessions (see dodo_mcp.event_store).
+    """
+    drain = drain or Drain()
+    serve_health(server, lambda: drain.started)
 
     security = security_settings(settings)
     if settings.transport == "streamable-http":
+        events = None if settings.stateless else event_store or memory_event_store(settings)
         app: ASGIApp = server.streamable_http_app(
             streamable_http_path=STREAMABLE_HTTP_PATH,
             stateless_http=settings.stateless,
@@ -394,7 +411,11 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
             max_sessions=settings.max_sessions,
             transport_security=security,
             host=settings.host,
+            event_store=events,
+            retry_interval=settings.sse_retry_ms if events is not None else None,
         )
+        if events is not None:
+            events_per_session(server, SessionEvents)
     else:
         app = server.sse_app(
             sse_path=SSE_PATH,
@@ -403,7 +424,7 @@ def build_app(server: MCPServer[Any], settings: HttpSettings, drain: Drain | Non
             transport_security=security,
             host=settings.host,
         )
-    gated = DrainGate(app, drain or Drain())
+    gated = DrainGate(app, drain)
     messages = WellFormedMessages(gated, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
     checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)

@@ -41,6 +41,8 @@ SDK_PUBLIC = {
     "mcp.client.stdio",
     "mcp.client.sse",
     "mcp.client.streamable_http",
+    # EventStore, the interface of resumable streams, as the SDK's docs and examples import it.
+    "mcp.server.streamable_http",
     "mcp.shared.message",
     "mcp.shared.exceptions",
 }
@@ -176,7 +178,9 @@ def test_the_seam_is_where_the_internals_are() -> None:
     assert {"mcp.server.mcpserver.tools", "mcp.server.mcpserver.utilities.func_metadata"} <= seam.imports
     # The low-level server (its loop, and the completion/complete and logging/setLevel handlers, all through one
     # helper) and a session's connection (its state).
+    # And the Streamable HTTP session manager, whose class gains a per-session event_store (events_per_session).
     assert sorted(expression for _, expression in seam.private_access) == [
+        "manager.__class__",
         "server._lowlevel_server",
         "session._connection",
     ]

@@ -17,6 +17,8 @@ from dodo_mcp.config import (
     BASE_URL_ENV,
     DEADLINE_ENV,
     DEFAULT_DEADLINE_S,
+    DEFAULT_EVENT_STORE_AGE_S,
+    DEFAULT_EVENT_STORE_EVENTS,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -31,8 +33,11 @@ from dodo_mcp.config import (
     DEFAULT_PORT,
     DEFAULT_SANDBOX_API_KEY,
     DEFAULT_SESSION_IDLE_S,
+    DEFAULT_SSE_RETRY_MS,
     ENVIRONMENT_ENV,
     ENVIRONMENT_URLS,
+    EVENT_STORE_AGE_ENV,
+    EVENT_STORE_EVENTS_ENV,
     GRACE_ENV,
     HEADER_TIMEOUT_ENV,
     HOST_ENV,
@@ -53,6 +58,7 @@ from dodo_mcp.config import (
     SANDBOX_API_KEY_ENV,
     SANDBOX_DB_ENV,
     SESSION_IDLE_ENV,
+    SSE_RETRY_ENV,
     STATELESS_ENV,
     TOOLS_ENV,
     TRANSPORT_ENV,
@@ -233,6 +239,20 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
         f"(env {PER_CLIENT_KEY_ENV}=1). The bearer token is still required. For hosted multi-tenant setups only"
     )
     _option(network, "--per-client-api-key", own_key, action="store_true")
+    _add_resumption_options(network)
+
+
+def _add_resumption_options(network: Any) -> None:
+    """Resumable Streamable HTTP streams (dodo_mcp.event_store): how many SSE events are kept, how long."""
+    events = "SSE events kept for clients that reconnect with Last-Event-ID, 0 for none (stateful sessions only)"
+    shows = DEFAULT_EVENT_STORE_EVENTS
+    _option(network, "--event-store-events", events, env=EVENT_STORE_EVENTS_ENV, shows=shows, type=int, metavar="N")
+    age, shows_age = "Seconds an SSE event is kept for a reconnecting client", f"{DEFAULT_EVENT_STORE_AGE_S:g}"
+    _option(
+        network, "--event-store-seconds", age, env=EVENT_STORE_AGE_ENV, shows=shows_age, type=float, metavar="SECONDS"
+    )
+    retry = "Milliseconds a client waits before reconnecting a cut SSE stream (the priming event's retry field)"
+    _option(network, "--sse-retry", retry, env=SSE_RETRY_ENV, shows=DEFAULT_SSE_RETRY_MS, type=int, metavar="MS")
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
