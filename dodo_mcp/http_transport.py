@@ -49,6 +49,7 @@ from dodo_mcp.config import (
     DEFAULT_SSE_RETRY_MS,
     PER_CLIENT_KEY_HEADER,
 )
+from dodo_mcp.ended_sessions import EndedSessions
 from dodo_mcp.event_store import MemoryEventStore, SessionEvents
 from dodo_mcp.health import HEALTH_PATHS, serve_health
 from dodo_mcp.jsonrpc import Refusal, read_message
@@ -424,7 +425,7 @@ def build_app(
             transport_security=security,
             host=settings.host,
         )
-    gated = DrainGate(app, drain)
+    gated = DrainGate(EndedSessions(app, (STREAMABLE_HTTP_PATH,)), drain)
     messages = WellFormedMessages(gated, (STREAMABLE_HTTP_PATH, SSE_MESSAGES_PATH), settings.max_body_bytes)
     checked = ExactHostOrigin(messages, security.allowed_hosts, security.allowed_origins)
     return BodyLimit(BearerAuth(checked, settings.auth_token), settings.max_body_bytes)
