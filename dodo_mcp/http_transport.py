@@ -56,6 +56,7 @@ from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
 from dodo_mcp.mcp_sdk import authenticated_caller, events_per_session
 from dodo_mcp.server import InFlightCalls
+from dodo_mcp.session_versions import SessionVersions
 from dodo_mcp.slow_clients import head_deadline_protocol
 
 logger = logging.getLogger(__name__)
@@ -417,6 +418,7 @@ def build_app(
         )
         if events is not None:
             events_per_session(server, SessionEvents)
+            app = SessionVersions(app, STREAMABLE_HTTP_PATH, settings.max_sessions)
     else:
         app = server.sse_app(
             sse_path=SSE_PATH,

@@ -97,8 +97,11 @@ async def test_each_session_resumes_its_own_call_never_another_sessions(dodo_dou
     assert cut_ids[0] == cut_ids[1] and len(cut_ids[0]) == 1
 
 
-async def sse_answer_to_tools_list(*flags: str) -> list[list[str]]:
-    """The SSE events (each a list of lines) answering tools/list in a fresh session of `dodo-mcp FLAGS`."""
+async def sse_answer_to_tools_list(*flags: str, header: str | None = "2025-11-25") -> list[list[str]]:
+    """The SSE events (each a list of lines) answering tools/list in a fresh 2025-11-25 session of `dodo-mcp FLAGS`.
+
+    `header`: the MCP-Protocol-Version header tools/list carries (None: none).
+    """
     initialize = {
         "jsonrpc": "2.0",
         "id": 0,
@@ -113,7 +116,9 @@ async def sse_answer_to_tools_list(*flags: str) -> list[list[str]]:
     with serving("--transport", "streamable-http", *flags, *SANDBOX) as served:
         async with httpx2.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
             opened = await http.post("/mcp", json=initialize)
-            session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+            session = {"mcp-session-id": opened.headers["mcp-session-id"]}
+            if header is not None:
+                session["mcp-protocol-version"] = header
             listed = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=session)
     return [block.splitlines() for block in listed.text.replace("\r\n", "\n").strip().split("\n\n")]
 
@@ -123,6 +128,19 @@ async def test_the_priming_event_carries_an_id_and_the_retry_interval() -> None:
     assert [line.split(":", 1)[0] for line in priming] == ["id", "data", "retry"]
     assert priming[1:] == ["data: ", "retry: 2500"]
     assert answer[0].startswith("id: ") and answer[0] != priming[0]
+    assert json.loads(answer[-1][len("data: ") :])["id"] == 1
+
+
+@pytest.mark.parametrize("header", ["2025-03-26", None], ids=["older header", "no header"])
+async def test_a_session_that_negotiated_2025_11_25_is_primed_whatever_its_requests_header_says(
+    header: str | None,
+) -> None:
+    """The conformance suite's server-sse-polling sends 2025-03-26 on its call in a 2025-11-25 session.
+
+    Before session_versions: the SDK went by the header, sent no priming event, and the stream could not resume.
+    """
+    priming, answer = await sse_answer_to_tools_list("--sse-retry", "700", header=header)
+    assert priming[1:] == ["data: ", "retry: 700"] and priming[0].startswith("id: ")
     assert json.loads(answer[-1][len("data: ") :])["id"] == 1
 
 
