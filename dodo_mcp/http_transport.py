@@ -318,6 +318,9 @@ class Drain:
         self.signal: int | None = None
         # POST and DELETE requests being answered (long-lived GET streams are not counted).
         self.requests = 0
+        # Set when the drain is over: from then on every SSE stream is ended, so a request that arrives
+        # now (already on its way when the load balancer stopped sending) is refused rather than begun.
+        self.over = False
 
     @property
     def started(self) -> bool:
@@ -340,7 +343,7 @@ class DrainGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.drain.started and _opens_session(scope):
+        if self.drain.started and (_opens_session(scope) or (self.drain.over and scope["method"] == "POST")):
             body = {
                 "jsonrpc": "2.0",
                 "id": None,
@@ -404,7 +407,10 @@ def build_app(
 
     security = security_settings(settings)
     if settings.transport == "streamable-http":
-        events = None if settings.stateless else event_store or memory_event_store(settings)
+        # `is not None`, not truth: the SDK itself tests a store's truth, and an empty one must count.
+        events = event_store if event_store is not None else memory_event_store(settings)
+        if settings.stateless:
+            events = None  # the SDK keeps no events without sessions
         app: ASGIApp = server.streamable_http_app(
             streamable_http_path=STREAMABLE_HTTP_PATH,
             stateless_http=settings.stateless,
@@ -525,6 +531,7 @@ async def _drain_on_exit(http: Any, drain: Drain, calls: InFlightCalls, grace_s:
                 await anyio.sleep(0.05)
                 quiet = quiet + 0.05 if calls.count == 0 and drain.requests == 0 else 0.0
         logger.info("stopped after %s", signal.Signals(drain.signal).name)
+    drain.over = True
     http.should_exit = True
     AppStatus.should_exit = True
 
