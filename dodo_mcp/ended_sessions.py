@@ -3,7 +3,8 @@
 The SDK answers such a request 404 "Session not found", which reads like a wrong id. After a rolling
 restart, an idle timeout or a DELETE, the id was right and the session is over: the client has to
 initialize a new one and send its request again. The status (404, which the spec asks for and
-clients act on) and the error code stay the SDK's; only the message says so.
+clients act on) and the error code stay the SDK's; only the message says so. A caller asking for a
+session another caller opened gets the same answer, as the SDK intends: nothing tells it the session exists.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_ENDED = (
-    "Session not found: this session has ended (the server restarted, the session was idle too long, "
-    "or it was closed). Initialize a new session and send the request again."
+    "Session not found: there is no such session here (it may have ended: the server restarted, it was idle "
+    "too long, or it was closed). Initialize a new session and send the request again."
 )
 _SESSION_HEADER = b"mcp-session-id"
 

@@ -6,7 +6,7 @@ stream: only from 2025-11-25 does a POST's SSE answer start with a priming event
 sends an older header, or none (the spec's default is then 2025-03-26), would get no priming event
 and could not resume a cut stream. So the version a session's initialize answer named (read from
 that answer as it goes by) is the one its requests carry on to the SDK, when their header names an
-older one or none. A newer or unknown header is left alone: the SDK answers it as it does.
+older one or none. A newer header, or one that is not a version, is left alone: the SDK answers it as it does.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = b"mcp-protocol-version"
 _NEGOTIATED = re.compile(rb'"protocolVersion"\s*:\s*"(\d{4}-\d{2}-\d{2})"')
+# Only a version-shaped header is compared; anything else is the SDK's to refuse (400).
+_DATE = re.compile(rb"\d{4}-\d{2}-\d{2}")
 # An initialize answer is small; the version is read from its first bytes only.
 _READ_AT_MOST = 64 * 1024
 
@@ -47,7 +49,7 @@ class SessionVersions:
             return
         negotiated = self._versions.get(session_id)
         sent = headers.get(_VERSION_HEADER)
-        if negotiated is not None and (sent is None or sent < negotiated):
+        if negotiated is not None and (sent is None or (_DATE.fullmatch(sent) is not None and sent < negotiated)):
             kept = [(name, value) for name, value in scope["headers"] if name != _VERSION_HEADER]
             scope = {**scope, "headers": [*kept, (_VERSION_HEADER, negotiated)]}
         await self.app(scope, receive, send)

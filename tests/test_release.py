@@ -80,6 +80,9 @@ NOT_FOR_STDIO_CLIENTS = {
     config.MAX_SESSIONS_ENV: "HTTP transport",
     config.GRACE_ENV: "HTTP transport",
     config.PER_CLIENT_KEY_ENV: "HTTP transport",
+    config.EVENT_STORE_EVENTS_ENV: "HTTP transport",
+    config.EVENT_STORE_AGE_ENV: "HTTP transport",
+    config.SSE_RETRY_ENV: "HTTP transport",
     # Only read with --sandbox, a flag server.json does not pass (the sandbox is for trying it locally).
     config.SANDBOX_DB_ENV: "sandbox",
     config.SANDBOX_API_KEY_ENV: "sandbox",
