@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from mcp_types import INVALID_REQUEST
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_ENDED = (
@@ -67,3 +69,9 @@ def _ended(body: bytes) -> bytes:
     if not isinstance(error, dict) or error.get("message") != "Session not found":
         return body
     return json.dumps({**message, "error": {**error, "message": SESSION_ENDED}}).encode()
+
+
+async def answer_session_ended(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer as the SDK does for a session that is gone (404), with our words: for a session ending now."""
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": SESSION_ENDED}}
+    await JSONResponse(body, status_code=404)(scope, receive, send)

@@ -49,7 +49,7 @@ from dodo_mcp.config import (
     DEFAULT_SSE_RETRY_MS,
     PER_CLIENT_KEY_HEADER,
 )
-from dodo_mcp.ended_sessions import EndedSessions
+from dodo_mcp.ended_sessions import EndedSessions, answer_session_ended
 from dodo_mcp.event_store import MemoryEventStore, SessionEvents
 from dodo_mcp.health import HEALTH_PATHS, serve_health
 from dodo_mcp.jsonrpc import Refusal, read_message
@@ -67,6 +67,7 @@ STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
 _PER_CLIENT_KEY = PER_CLIENT_KEY_HEADER.lower().encode()
+_SESSION_HEADER = b"mcp-session-id"
 # Where WellFormedMessages leaves the message it read, for the middleware inside it.
 PARSED_MESSAGE = "dodo_mcp.message"
 # What a client asking for a new session during the drain is told: try again (another replica) in a second.
@@ -342,6 +343,10 @@ class DrainGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.drain.over and scope["method"] == "POST" and _SESSION_HEADER in dict(scope["headers"]):
+            # The drain is over and this session ends with the process: the client is to open another, elsewhere.
+            await answer_session_ended(scope, receive, send)
             return
         if self.drain.started and (_opens_session(scope) or (self.drain.over and scope["method"] == "POST")):
             body = {
