@@ -59,6 +59,12 @@ DEFAULT_MAX_SESSIONS = 1000
 AUTH_MODES = ("token", "oauth")
 DEFAULT_AUTH = "token"
 
+# Resumable streams (dodo_mcp.event_store): the last 10,000 SSE events, none older than 5 minutes, are kept
+# for clients that reconnect with Last-Event-ID; the priming event tells them to wait 1 s first.
+DEFAULT_EVENT_STORE_EVENTS = 10_000
+DEFAULT_EVENT_STORE_AGE_S = 300.0
+DEFAULT_SSE_RETRY_MS = 1000
+
 # The environment variables, one constant each. Dodo's own SDKs read the first three too.
 API_KEY_ENV = "DODO_PAYMENTS_API_KEY"
 ENVIRONMENT_ENV = "DODO_PAYMENTS_ENVIRONMENT"
@@ -92,6 +98,9 @@ OAUTH_AUDIENCE_ENV = "DODO_MCP_OAUTH_AUDIENCE"
 OAUTH_JWKS_URL_ENV = "DODO_MCP_OAUTH_JWKS_URL"
 METRICS_PORT_ENV = "DODO_MCP_METRICS_PORT"
 METRICS_HOST_ENV = "DODO_MCP_METRICS_HOST"
+EVENT_STORE_EVENTS_ENV = "DODO_MCP_EVENT_STORE_EVENTS"
+EVENT_STORE_AGE_ENV = "DODO_MCP_EVENT_STORE_SECONDS"
+SSE_RETRY_ENV = "DODO_MCP_SSE_RETRY_MS"
 SANDBOX_DB_ENV = "DODO_MCP_SANDBOX_DB"
 SANDBOX_API_KEY_ENV = "DODO_MCP_SANDBOX_API_KEY"
 # The bundle's switch for --sandbox (read by bundle/main.py, which maps it onto the flag).

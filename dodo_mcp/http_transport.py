@@ -3,12 +3,13 @@
 Imported only for the HTTP transports, so a stdio start never loads it. What it adds
 around the SDK's own apps:
 
-- bearer-token auth on every route but /healthz, compared in constant time;
+- bearer-token auth on every route but /healthz and /readyz (dodo_mcp.health), compared in constant time;
 - DNS-rebinding protection (Host and Origin allowlists) on every bind, not only loopback;
 - a request-body limit answered with 413;
 - a refusal to listen beyond loopback without a token;
 - one shared DodoClient for the whole process (the SSE lifespan runs per connection);
-- graceful shutdown: on SIGTERM/SIGINT, stop accepting, let in-flight calls finish, exit 0.
+- graceful shutdown: on SIGTERM/SIGINT, stop accepting, let in-flight calls finish, exit 0;
+- resumable streams: stateful sessions keep their SSE events (dodo_mcp.event_store) for clients that reconnect.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import JSONRPCRequest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dodo_mcp.config import (
     AUTH_TOKEN_ENV,
+    DEFAULT_EVENT_STORE_AGE_S,
+    DEFAULT_EVENT_STORE_EVENTS,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -43,12 +46,17 @@ from dodo_mcp.config import (
     DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
     DEFAULT_SESSION_IDLE_S,
+    DEFAULT_SSE_RETRY_MS,
     PER_CLIENT_KEY_HEADER,
 )
+from dodo_mcp.ended_sessions import EndedSessions, answer_session_ended
+from dodo_mcp.event_store import MemoryEventStore, SessionEvents
+from dodo_mcp.health import HEALTH_PATHS, serve_health
 from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.listen import listening_socket
-from dodo_mcp.mcp_sdk import authenticated_caller
+from dodo_mcp.mcp_sdk import authenticated_caller, events_per_session
 from dodo_mcp.server import InFlightCalls
+from dodo_mcp.session_versions import SessionVersions
 from dodo_mcp.slow_clients import head_deadline_protocol
 
 if TYPE_CHECKING:
@@ -62,8 +70,8 @@ Transport = Literal["sse", "streamable-http"]
 STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGES_PATH = "/messages/"
-HEALTH_PATH = "/healthz"
 _PER_CLIENT_KEY = PER_CLIENT_KEY_HEADER.lower().encode()
+_SESSION_HEADER = b"mcp-session-id"
 # Where WellFormedMessages leaves the message it read, for the middleware inside it.
 PARSED_MESSAGE = "dodo_mcp.message"
 # What a client asking for a new session during the drain is told: try again (another replica) in a second.
@@ -100,6 +108,9 @@ class HttpSettings:
     # /metrics on a listener of its own (no auth) at metrics_host:metrics_port; None serves it behind the auth.
     metrics_port: int | None = None
     metrics_host: str = DEFAULT_HOST
+    event_store_events: int = DEFAULT_EVENT_STORE_EVENTS
+    event_store_age_s: float = DEFAULT_EVENT_STORE_AGE_S
+    sse_retry_ms: int = DEFAULT_SSE_RETRY_MS
 
     @property
     def loopback(self) -> bool:
@@ -154,7 +165,7 @@ def security_settings(settings: HttpSettings) -> TransportSecuritySettings:
 class BearerAuth:
     """Require `Authorization: Bearer <token>` on every HTTP request except the health check."""
 
-    def __init__(self, app: ASGIApp, token: str | None, open_paths: Sequence[str] = (HEALTH_PATH,)) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, open_paths: Sequence[str] = HEALTH_PATHS) -> None:
         self.app = app
         self._token = token.encode() if token else None
         self._open = tuple(open_paths)
@@ -326,6 +337,9 @@ class Drain:
         self.signal: int | None = None
         # POST and DELETE requests being answered (long-lived GET streams are not counted).
         self.requests = 0
+        # Set when the drain is over: from then on every SSE stream is ended, so a request that arrives
+        # now (already on its way when the load balancer stopped sending) is refused rather than begun.
+        self.over = False
 
     @property
     def started(self) -> bool:
@@ -348,7 +362,11 @@ class DrainGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.drain.started and _opens_session(scope):
+        if self.drain.over and scope["method"] == "POST" and _SESSION_HEADER in dict(scope["headers"]):
+            # The drain is over and this session ends with the process: the client is to open another, elsewhere.
+            await answer_session_ended(scope, receive, send)
+            return
+        if self.drain.started and (_opens_session(scope) or (self.drain.over and scope["method"] == "POST")):
             body = {
                 "jsonrpc": "2.0",
                 "id": None,
@@ -365,6 +383,13 @@ class DrainGate:
             await self.app(scope, receive, send)
         finally:
             self.drain.requests -= 1
+
+
+def memory_event_store(settings: HttpSettings) -> MemoryEventStore | None:
+    """The default event store, bounded by the settings; None when they keep no events."""
+    if settings.event_store_events == 0:
+        return None
+    return MemoryEventStore(settings.event_store_events, settings.event_store_age_s)
 
 
 def _opens_session(scope: Scope) -> bool:
@@ -394,15 +419,18 @@ class BodyLimit:
 
 
 def build_app(
-    server: MCPServer[Any], settings: HttpSettings, drain: Drain | None = None, metrics: Metrics | None = None
+    server: MCPServer[Any],
+    settings: HttpSettings,
+    drain: Drain | None = None,
+    metrics: Metrics | None = None,
+    event_store: EventStore | None = None,
 ) -> ASGIApp:
-    """The ASGI app: the SDK's transport app wrapped in our auth and size limit (and /metrics, with `metrics`)."""
+    """The ASGI app: the SDK's transport app wrapped in our auth and size limit (and /metrics, with `metrics`).
 
-    async def healthz(request: Request) -> Response:
-        # Says only that the process answers: nothing about its configuration.
-        return JSONResponse({"status": "ok"})
-
-    server.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(healthz)
+    `event_store` replaces the in-memory store of stateful Streamable HTTP sessions (see dodo_mcp.event_store).
+    """
+    drain = drain or Drain()
+    serve_health(server, lambda: drain.started)
     if metrics is not None and settings.metrics_port is None:
         from dodo_mcp.metrics_http import METRICS_PATH, metrics_route
 
@@ -410,6 +438,10 @@ def build_app(
 
     security = security_settings(settings)
     if settings.transport == "streamable-http":
+        # `is not None`, not truth: the SDK itself tests a store's truth, and an empty one must count.
+        events = event_store if event_store is not None else memory_event_store(settings)
+        if settings.stateless:
+            events = None  # the SDK keeps no events without sessions
         app: ASGIApp = server.streamable_http_app(
             streamable_http_path=STREAMABLE_HTTP_PATH,
             stateless_http=settings.stateless,
@@ -418,7 +450,12 @@ def build_app(
             max_sessions=settings.max_sessions,
             transport_security=security,
             host=settings.host,
+            event_store=events,
+            retry_interval=settings.sse_retry_ms if events is not None else None,
         )
+        if events is not None:
+            events_per_session(server, SessionEvents)
+            app = SessionVersions(app, STREAMABLE_HTTP_PATH, settings.max_sessions)
     else:
         app = server.sse_app(
             sse_path=SSE_PATH,
@@ -434,8 +471,8 @@ def build_app(
 
             app = streams = OpenStreams(app, SSE_PATH)
             metrics.count_sessions(lambda: streams.count)
-    gated: ASGIApp = DrainGate(app, drain or Drain())
-    open_paths = (HEALTH_PATH,)
+    gated: ASGIApp = DrainGate(EndedSessions(app, (STREAMABLE_HTTP_PATH,)), drain)
+    open_paths = HEALTH_PATHS
     if settings.oauth is not None:
         from dodo_mcp.oauth_http import ScopeGate
 
@@ -562,6 +599,7 @@ async def _drain_on_exit(http: Any, drain: Drain, calls: InFlightCalls, grace_s:
                 await anyio.sleep(0.05)
                 quiet = quiet + 0.05 if calls.count == 0 and drain.requests == 0 else 0.0
         logger.info("stopped after %s", signal.Signals(drain.signal).name)
+    drain.over = True
     http.should_exit = True
     AppStatus.should_exit = True
 

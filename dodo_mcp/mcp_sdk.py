@@ -37,6 +37,9 @@ it breaks one module, loudly, and tests/test_architecture.py keeps it that way:
   request mid-call (ctx.elicit); from 2026-07-28 the multi-round tools/call, an InputRequiredResult
   whose question's digest rides the (SDK-sealed) request_state, so an answer counts only for the
   question the user was shown.
+- `events_per_session`: the SDK gives every Streamable HTTP session the one event store, and names
+  each session's streams by request id, so sessions would replay each other's events. Each session's
+  transport gets its own view of the store instead (dodo_mcp.event_store.SessionEvents).
 """
 
 from __future__ import annotations
@@ -579,3 +582,28 @@ def open_sessions(server: MCPServer[Any]) -> int:
         return 0
     sessions: dict[str, Any] = manager._server_instances
     return len(sessions)
+
+
+def events_per_session(server: MCPServer[Any], scoped: Callable[[Any], Any]) -> None:
+    """Give each Streamable HTTP session its own view of the event store: `scoped(shared)` per session.
+
+    The SDK hands every session's transport the one store it was given, and each transport names its
+    streams by JSON-RPC request id, which every session starts again at 0: one session's reconnect could
+    replay another's answer. The session manager reads `event_store` once per new transport; a
+    subclass whose `event_store` is a property answers each read with a fresh view of the shared store.
+    Call it after `streamable_http_app()` built the manager, before the app serves.
+    """
+    manager = server.session_manager
+
+    class SessionScopedManager(type(manager)):  # type: ignore[misc]  # the SDK's manager, whatever it is
+        @property
+        def event_store(self) -> Any:
+            return None if self._shared_events is None else scoped(self._shared_events)
+
+        @event_store.setter
+        def event_store(self, store: Any) -> None:
+            self._shared_events = store
+
+    shared = manager.event_store
+    manager.__class__ = SessionScopedManager
+    manager.event_store = shared

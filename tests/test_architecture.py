@@ -41,6 +41,8 @@ SDK_PUBLIC = {
     "mcp.client.stdio",
     "mcp.client.sse",
     "mcp.client.streamable_http",
+    # EventStore, the interface of resumable streams, as the SDK's docs and examples import it.
+    "mcp.server.streamable_http",
     "mcp.shared.message",
     "mcp.shared.exceptions",
 }
@@ -175,8 +177,10 @@ def test_the_seam_is_where_the_internals_are() -> None:
     seam = modules()[SEAM]
     assert {"mcp.server.mcpserver.tools", "mcp.server.mcpserver.utilities.func_metadata"} <= seam.imports
     # The low-level server (its loop, and the completion/complete and logging/setLevel handlers, all through one
-    # helper), a session's connection (its state) and the Streamable HTTP sessions held (for the metrics).
+    # helper), a session's connection (its state), the Streamable HTTP sessions held (for the metrics), and the
+    # session manager, whose class gains a per-session event_store (events_per_session).
     assert sorted(expression for _, expression in seam.private_access) == [
+        "manager.__class__",
         "manager._server_instances",
         "server._lowlevel_server",
         "session._connection",

@@ -86,6 +86,9 @@ NOT_FOR_STDIO_CLIENTS = {
     config.OAUTH_JWKS_URL_ENV: "HTTP transport",
     config.METRICS_PORT_ENV: "HTTP transport",
     config.METRICS_HOST_ENV: "HTTP transport",
+    config.EVENT_STORE_EVENTS_ENV: "HTTP transport",
+    config.EVENT_STORE_AGE_ENV: "HTTP transport",
+    config.SSE_RETRY_ENV: "HTTP transport",
     # Only read with --sandbox, a flag server.json does not pass (the sandbox is for trying it locally).
     config.SANDBOX_DB_ENV: "sandbox",
     config.SANDBOX_API_KEY_ENV: "sandbox",

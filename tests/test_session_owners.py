@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx2
 
+from dodo_mcp.ended_sessions import SESSION_ENDED
 from tests.probe_stdio import initialize_request
 from tests.test_http import TOKEN, serving
 
 OWNER_KEY = "sk_test_owner_key_1111"
 INTRUDER_KEY = "sk_test_intruder_key_2222"
-SESSION_NOT_FOUND = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+# The answer for a session that does not exist, or is not the caller's: the same words (dodo_mcp.ended_sessions).
+SESSION_NOT_FOUND = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": SESSION_ENDED}}
 
 
 def headers(own_key: str, session: str | None = None) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dodo_mcp.cli.parser import TRANSPORTS
 from dodo_mcp.config import (
@@ -20,6 +20,8 @@ from dodo_mcp.config import (
     AUTH_TOKEN_ENV,
     AUTH_TOKEN_FILE_ENV,
     DEFAULT_AUTH,
+    DEFAULT_EVENT_STORE_AGE_S,
+    DEFAULT_EVENT_STORE_EVENTS,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -28,6 +30,9 @@ from dodo_mcp.config import (
     DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
     DEFAULT_SESSION_IDLE_S,
+    DEFAULT_SSE_RETRY_MS,
+    EVENT_STORE_AGE_ENV,
+    EVENT_STORE_EVENTS_ENV,
     GRACE_ENV,
     HEADER_TIMEOUT_ENV,
     HOST_ENV,
@@ -43,6 +48,7 @@ from dodo_mcp.config import (
     PORT_ENV,
     READ_ONLY_ENV,
     SESSION_IDLE_ENV,
+    SSE_RETRY_ENV,
     STATELESS_ENV,
     TOOLS_ENV,
     TRANSPORT_ENV,
@@ -150,7 +156,33 @@ def http_settings(args: argparse.Namespace) -> HttpSettings:
         oauth=oauth_settings(args),
         metrics_port=metrics_port,
         metrics_host=args.metrics_host or env.get(METRICS_HOST_ENV) or DEFAULT_HOST,
+        **resumption_settings(args),
     )
+
+
+def resumption_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The event store's bounds and the SSE retry interval, for HttpSettings."""
+    env = os.environ
+    try:
+        events = int(_given(args.event_store_events, env.get(EVENT_STORE_EVENTS_ENV), DEFAULT_EVENT_STORE_EVENTS))
+        age_s = float(_given(args.event_store_seconds, env.get(EVENT_STORE_AGE_ENV), DEFAULT_EVENT_STORE_AGE_S))
+        retry_ms = int(_given(args.sse_retry, env.get(SSE_RETRY_ENV), DEFAULT_SSE_RETRY_MS))
+    except ValueError as exc:
+        raise SettingsError(f"a number setting is not a number: {exc}") from None
+    if events < 0:
+        raise SettingsError(f"--event-store-events must be 0 (no resumable streams) or more, not {events}")
+    if not (age_s > 0 and math.isfinite(age_s)):
+        raise SettingsError(f"--event-store-seconds must be a positive number, not {age_s:g}")
+    if retry_ms < 0:
+        raise SettingsError(f"--sse-retry must be 0 or more milliseconds, not {retry_ms}")
+    return {"event_store_events": events, "event_store_age_s": age_s, "sse_retry_ms": retry_ms}
+
+
+def _given(flag: float | None, environment: str | None, default: float) -> str | float:
+    """The flag's value when given (0 included), else the environment's when set, else the default."""
+    if flag is not None:
+        return flag
+    return environment.strip() if environment and environment.strip() else default
 
 
 def _auth_token(token_file: str | None) -> str | None:

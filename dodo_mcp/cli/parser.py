@@ -20,6 +20,8 @@ from dodo_mcp.config import (
     DEADLINE_ENV,
     DEFAULT_AUTH,
     DEFAULT_DEADLINE_S,
+    DEFAULT_EVENT_STORE_AGE_S,
+    DEFAULT_EVENT_STORE_EVENTS,
     DEFAULT_GRACE_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
@@ -34,8 +36,11 @@ from dodo_mcp.config import (
     DEFAULT_PORT,
     DEFAULT_SANDBOX_API_KEY,
     DEFAULT_SESSION_IDLE_S,
+    DEFAULT_SSE_RETRY_MS,
     ENVIRONMENT_ENV,
     ENVIRONMENT_URLS,
+    EVENT_STORE_AGE_ENV,
+    EVENT_STORE_EVENTS_ENV,
     GRACE_ENV,
     HEADER_TIMEOUT_ENV,
     HOST_ENV,
@@ -61,6 +66,7 @@ from dodo_mcp.config import (
     SANDBOX_API_KEY_ENV,
     SANDBOX_DB_ENV,
     SESSION_IDLE_ENV,
+    SSE_RETRY_ENV,
     STATELESS_ENV,
     TOOLS_ENV,
     TRANSPORT_ENV,
@@ -246,6 +252,7 @@ def _add_network_options(parser: argparse.ArgumentParser) -> None:
     _option(network, "--metrics-port", scrape, env=METRICS_PORT_ENV, type=int, metavar="PORT")
     where = "Interface the --metrics-port listener binds, e.g. a cluster-internal address"
     _option(network, "--metrics-host", where, env=METRICS_HOST_ENV, shows=DEFAULT_HOST, metavar="HOST")
+    _add_resumption_options(network)
 
 
 def _add_oauth_options(network: Any) -> None:
@@ -261,6 +268,19 @@ def _add_oauth_options(network: Any) -> None:
     _option(network, "--oauth-audience", audience, env=OAUTH_AUDIENCE_ENV, metavar="URL")
     jwks = "With --auth oauth: the issuer's JWKS URL; read from the issuer's metadata when not given"
     _option(network, "--oauth-jwks-url", jwks, env=OAUTH_JWKS_URL_ENV, metavar="URL")
+
+
+def _add_resumption_options(network: Any) -> None:
+    """Resumable Streamable HTTP streams (dodo_mcp.event_store): how many SSE events are kept, how long."""
+    events = "SSE events kept for clients that reconnect with Last-Event-ID, 0 for none (stateful sessions only)"
+    shows = DEFAULT_EVENT_STORE_EVENTS
+    _option(network, "--event-store-events", events, env=EVENT_STORE_EVENTS_ENV, shows=shows, type=int, metavar="N")
+    age, shows_age = "Seconds an SSE event is kept for a reconnecting client", f"{DEFAULT_EVENT_STORE_AGE_S:g}"
+    _option(
+        network, "--event-store-seconds", age, env=EVENT_STORE_AGE_ENV, shows=shows_age, type=float, metavar="SECONDS"
+    )
+    retry = "Milliseconds a client waits before reconnecting a cut SSE stream (the priming event's retry field)"
+    _option(network, "--sse-retry", retry, env=SSE_RETRY_ENV, shows=DEFAULT_SSE_RETRY_MS, type=int, metavar="MS")
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
