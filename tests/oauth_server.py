@@ -6,7 +6,10 @@ RS256 JWT access tokens (RFC 9068 claims, `aud` the RFC 8707 `resource` asked fo
 also mints tokens that are wrong on purpose (/test/mint), rotates its signing key (/test/rotate) and
 counts what it served (/test/stats).
 
-    python -m tests.oauth_server CLIENTS_JSON   # prints "issuer http://127.0.0.1:PORT" once it listens
+    python -m tests.oauth_server CLIENTS_JSON [--openid-only]   # prints "issuer http://127.0.0.1:PORT" once it listens
+
+--openid-only serves its metadata only where OpenID Connect discovery looks (/.well-known/openid-configuration),
+not at RFC 8414's well-known path, as some identity providers do.
 
 CLIENTS_JSON maps each client id to its secret and the scopes it may get: {"id": {"secret": ..., "scopes": [...]}}.
 """
@@ -41,10 +44,15 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+OPENID_ONLY = "--openid-only"
+
+
 @dataclass
 class AuthorizationServer:
     issuer: str
     clients: dict[str, dict[str, Any]]
+    # Metadata only at OpenID Connect's discovery path, none at RFC 8414's.
+    openid_only: bool = False
     key: RSAKey = field(default_factory=lambda: _new_key())
     stats: dict[str, Any] = field(default_factory=lambda: {"jwks_fetches": 0, "tokens_issued": 0, "token_requests": []})
 
@@ -149,7 +157,12 @@ class AuthorizationServer:
 
         return Starlette(
             routes=[
-                Route("/.well-known/oauth-authorization-server", metadata),
+                Route(
+                    "/.well-known/openid-configuration"
+                    if self.openid_only
+                    else "/.well-known/oauth-authorization-server",
+                    metadata,
+                ),
                 Route("/jwks", jwks),
                 Route("/token", token, methods=["POST"]),
                 Route("/test/mint", mint, methods=["POST"]),
@@ -172,10 +185,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def authorization_server(clients: dict[str, dict[str, Any]]) -> Iterator[str]:
+def authorization_server(clients: dict[str, dict[str, Any]], *, openid_only: bool = False) -> Iterator[str]:
     """Run this module as a process; yields its issuer URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.oauth_server", json.dumps(clients)],
+        [sys.executable, "-m", "tests.oauth_server", json.dumps(clients), *([OPENID_ONLY] if openid_only else [])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -200,7 +213,7 @@ def main() -> None:
     # Listening before the line is printed: a client that connects at once waits in the backlog.
     sock.listen(64)
     issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = AuthorizationServer(issuer, clients)
+    server = AuthorizationServer(issuer, clients, openid_only=OPENID_ONLY in sys.argv[2:])
     print(f"issuer {issuer}", flush=True)
     config = uvicorn.Config(server.app(), log_config=None, access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])

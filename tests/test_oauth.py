@@ -412,3 +412,30 @@ def test_oauth_settings_that_cannot_start_say_why_in_one_line(args: list[str], e
     command = [sys.executable, "-m", "dodo_mcp", "--transport", "streamable-http", "--host", "0.0.0.0", *args]
     done = subprocess.run(command, capture_output=True, text=True, env=server_env(None, **env), timeout=30)
     assert (done.returncode, done.stderr) == (2, said + "\n")
+
+
+def test_an_issuer_with_only_openid_discovery_is_found_there() -> None:
+    # No RFC 8414 document (a 404 there), the metadata at /.well-known/openid-configuration instead.
+    with authorization_server(CLIENTS, openid_only=True) as openid_issuer, serving_oauth(openid_issuer) as served:
+        assert httpx2.get(f"{openid_issuer}/.well-known/oauth-authorization-server", timeout=10).status_code == 404
+        answer = post(served, client_token(served, "reader"), INITIALIZE)
+        assert answer.status_code == 200, answer.text
+        assert stats(openid_issuer)["jwks_fetches"] == 1
+        assert f"fetched 1 signing key(s) from {openid_issuer}/jwks" in served.stderr
+
+
+def test_keys_that_cannot_be_fetched_answer_503_and_the_server_stays_up(issuer: str) -> None:
+    # A JWKS URL where nothing listens: the token cannot be checked, which is the issuer's outage, not the caller's.
+    with serving_oauth(issuer, "--oauth-jwks-url", f"http://127.0.0.1:{free_port()}/jwks") as served:
+        token = minted(issuer, audience=served.mcp, scopes=["dodo:read"])
+        answers = [post(served, token, INITIALIZE) for _ in range(2)]
+        alive = httpx2.get(f"{served.url}/healthz", headers={"host": "localhost"}, timeout=10)
+        stderr = served.stderr
+    body = {
+        "error": "temporarily_unavailable",
+        "error_description": "the issuer's signing keys cannot be fetched right now; try again shortly",
+    }
+    assert [(a.status_code, a.json(), a.headers.get("retry-after")) for a in answers] == [(503, body, "5")] * 2
+    assert alive.status_code == 200
+    assert "cannot fetch the OAuth issuer's signing keys" in stderr
+    assert token not in stderr
