@@ -54,6 +54,7 @@ from dodo_mcp.api.limits import (
 from dodo_mcp.api.timestamps import RFC3339_ASCII, in_ingest_window, parse_rfc3339_shaped
 
 EventT = TypeVar("EventT", bound=BaseModel)
+# A metadata value. Defined here, not in dodo_mcp.api.models (which re-exports it), since that imports this.
 Scalar = Union[str, int, float, bool]  # noqa: UP007 - pydantic needs the runtime Union on 3.10
 
 # The identifier rule (no control characters) as a core pattern, anchored: core patterns search.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, Union
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from dodo_mcp.api.fast_events import EventRecord, FastEvents
+from dodo_mcp.api.fast_events import Scalar as Scalar  # re-exported: the models are where the other modules take it
 from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
     MAX_EVENTS_PER_REQUEST,
@@ -39,8 +40,6 @@ from dodo_mcp.api.limits import (
 from dodo_mcp.api.timestamps import check_timestamp_window, end_not_before_start, parse_rfc3339
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-
-Scalar = Union[str, int, float, bool]  # noqa: UP007 - pydantic needs the runtime Union on 3.10
 
 
 def json_kind(value: Any) -> str:

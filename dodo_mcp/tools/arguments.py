@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -212,8 +212,8 @@ _SIZES: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
 def _event_model(model: type[BaseModel]) -> type[BaseModel]:
     """The model of the items of `model`'s `events` list."""
     # The events are held as records; the model they were validated as is the one that names the fields.
-    item = getattr(model, "event_model", None) or get_args(model.model_fields["events"].annotation)[0]
-    assert isinstance(item, type) and issubclass(item, BaseModel)
+    item = getattr(model, "event_model", None)
+    assert isinstance(item, type) and issubclass(item, BaseModel), model
     return item
 
 
