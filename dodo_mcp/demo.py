@@ -55,17 +55,10 @@ async def create_billing(db: Path, subscribed_at: datetime) -> tuple[str, str]:
                 "price_per_unit": PLAN_PRICE_PER_TOKEN,
                 "free_threshold": PLAN_FREE_TOKENS,
             }
-            product = await http.post("/products", json=_plan(component))
+            product = await http.post("/products", json=usage_product([component]))
             product.raise_for_status()
-            customer = {"customer_id": "cus_ada"}
             subscription = await http.post(
-                "/subscriptions",
-                json={
-                    "product_id": product.json()["product_id"],
-                    "quantity": 1,
-                    "customer": customer,
-                    "billing": BILLING_ADDRESS,
-                },
+                "/subscriptions", json=subscription_body(product.json()["product_id"], "cus_ada")
             )
             subscription.raise_for_status()
             subscription_id: str = subscription.json()["subscription_id"]
@@ -74,20 +67,31 @@ async def create_billing(db: Path, subscribed_at: datetime) -> tuple[str, str]:
         store.close()
 
 
-def _plan(component: dict[str, Any]) -> dict[str, Any]:
+def usage_product(meters: list[dict[str, Any]], *, interval: str = "Month", count: int = 1) -> dict[str, Any]:
+    """A POST /products body: a usage-based price in USD, $10 fixed per period, with these metered components."""
     price = {
         "type": "usage_based_price",
         "currency": "USD",
         "fixed_price": 1000,
         "discount": 0,
         "purchasing_power_parity": False,
-        "payment_frequency_count": 1,
-        "payment_frequency_interval": "Month",
+        "payment_frequency_count": count,
+        "payment_frequency_interval": interval,
         "subscription_period_count": 12,
         "subscription_period_interval": "Month",
-        "meters": [component],
+        "meters": meters,
     }
     return {"name": "API plan", "tax_category": "saas", "price": price}
+
+
+def subscription_body(product_id: str, customer_id: str, quantity: int = 1) -> dict[str, Any]:
+    """A POST /subscriptions body for an existing customer."""
+    return {
+        "product_id": product_id,
+        "quantity": quantity,
+        "customer": {"customer_id": customer_id},
+        "billing": BILLING_ADDRESS,
+    }
 
 
 def _events(now: datetime) -> list[dict[str, Any]]:

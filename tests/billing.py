@@ -14,11 +14,12 @@ from typing import Any
 
 import httpx2
 
+from dodo_mcp import demo
 from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY
 from dodo_mcp.sandbox import SANDBOX_BASE_URL, create_app, open_store
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_SANDBOX_API_KEY}"}
-BILLING = {"country": "US", "state": "CA", "city": "San Francisco", "street": "1 Market St", "zipcode": "94105"}
+BILLING = demo.BILLING_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -37,33 +38,13 @@ class Component:
 
 
 def usage_product(components: Sequence[Component], *, interval: str = "Month", count: int = 1) -> dict[str, Any]:
-    """A POST /products body: a usage-based price in USD, $10 fixed per period, with these metered components."""
-    return {
-        "name": "API plan",
-        "tax_category": "saas",
-        "price": {
-            "type": "usage_based_price",
-            "currency": "USD",
-            "fixed_price": 1000,
-            "discount": 0,
-            "purchasing_power_parity": False,
-            "payment_frequency_count": count,
-            "payment_frequency_interval": interval,
-            "subscription_period_count": 12,
-            "subscription_period_interval": "Month",
-            "meters": [component.body() for component in components],
-        },
-    }
+    """A POST /products body (the demo's plan): $10 fixed per period in USD, with these metered components."""
+    return demo.usage_product([component.body() for component in components], interval=interval, count=count)
 
 
 def subscription(product_id: str, customer_id: str, quantity: int = 1) -> dict[str, Any]:
     """A POST /subscriptions body for an existing customer."""
-    return {
-        "product_id": product_id,
-        "quantity": quantity,
-        "customer": {"customer_id": customer_id},
-        "billing": BILLING,
-    }
+    return demo.subscription_body(product_id, customer_id, quantity)
 
 
 async def create_subscription(db: Path | str, product: dict[str, Any], customer_id: str, at: datetime) -> str:
