@@ -33,13 +33,12 @@ from pydantic_core import ErrorDetails
 from dodo_mcp.api.limits import MAX_METADATA_KEYS
 from dodo_mcp.api.meters import CreateMeterRequest, ListMetersQuery, ListMetersResponse, Meter
 from dodo_mcp.api.models import ListEventsQuery, parse_ingest_request
-from dodo_mcp.api.subscriptions import UsageHistoryQuery
+from dodo_mcp.api.subscriptions import ListSubscriptionsQuery, UsageHistoryQuery
 from dodo_mcp.api.timestamps import format_timestamp, parse_rfc3339
 from dodo_mcp.config import DEFAULT_SANDBOX_API_KEY
 from dodo_mcp.sandbox.billing import (
     CreateProductRequest,
     CreateSubscriptionRequest,
-    ListSubscriptionsQuery,
     created_subscription,
     product_document,
     refusal,

@@ -29,10 +29,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
-from dodo_mcp.api.limits import DEFAULT_PAGE_SIZE, MAX_USAGE_HISTORY_PAGE_SIZE
 from dodo_mcp.api.meter_engine import as_number
 from dodo_mcp.api.meters import Meter, MeterAggregation
-from dodo_mcp.api.models import PageNumber, PageSize
 from dodo_mcp.api.subscriptions import UsageHistoryQuery
 from dodo_mcp.api.timestamps import format_timestamp, parse_rfc3339
 from dodo_mcp.sandbox.store import SandboxStore, to_micros
@@ -279,14 +277,6 @@ def meter_usage(meter: Meter, price: MeterPrice, units: Decimal, currency: str) 
 
 
 # The documents: what the sandbox stores and answers, in Dodo's shapes.
-
-
-class ListSubscriptionsQuery(BaseModel):
-    """The part of GET /subscriptions' query the sandbox serves (the rest is ignored, as Dodo ignores unknowns)."""
-
-    customer_id: str | None = None
-    page_size: PageSize = Field(default=DEFAULT_PAGE_SIZE, le=MAX_USAGE_HISTORY_PAGE_SIZE)
-    page_number: PageNumber = 0
 
 
 def product_document(request: CreateProductRequest, meters: list[Meter], business_id: str, now: str) -> dict[str, Any]:
