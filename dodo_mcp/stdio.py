@@ -42,7 +42,8 @@ from dodo_mcp.mcp_sdk import run_server_loop
 READ_CHUNK = 1 << 16
 # At end of input, how long requests already read may still take to be answered before serving ends.
 DRAIN_TIMEOUT_S = 60.0
-# A pipe that polls writable has room for at least this much: a write this size never blocks.
+# A pipe that polls writable has room for at least this much: a write this size never blocks. Used
+# only where the pipe has no non-blocking twin (see _nonblocking_twin).
 WRITE_CHUNK = getattr(select, "PIPE_BUF", 512)
 
 
@@ -159,23 +160,57 @@ async def write_messages(
     fd: int, source: MemoryObjectReceiveStream[SessionMessage], unanswered: Unanswered | None = None
 ) -> None:
     """Write each message as one JSON line, without blocking the event loop on a full pipe."""
-    pollable = _pollable(fd)
+    with _nonblocking_twin(fd) as twin:
+        async with source:
+            async for session_message in source:
+                text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                await _write_all(fd, twin, memoryview(text.encode() + b"\n"))
+                if unanswered is not None:
+                    unanswered.written(session_message.message)
+
+
+async def _write_all(fd: int, twin: _Twin, data: memoryview) -> None:
+    """One write per message where the pipe has room: a second write would wake the reader twice."""
+    while data:
+        if twin.fd is not None:
+            try:
+                written = os.write(twin.fd, data)
+            except BlockingIOError:
+                await anyio.wait_writable(fd)
+                continue
+        elif not twin.pollable:
+            written = os.write(fd, data)
+        else:
+            # Blocking and shared: only PIPE_BUF bytes are sure to fit once the pipe polls writable.
+            if not twin.poller.poll(0):
+                await anyio.wait_writable(fd)
+            written = os.write(fd, data[:WRITE_CHUNK])
+        data = data[written:]
+
+
+class _Twin:
+    """How to write to fd without blocking: its non-blocking twin, or polling before each PIPE_BUF."""
+
+    def __init__(self, fd: int | None, pollable: bool, poller: select.poll) -> None:
+        self.fd, self.pollable, self.poller = fd, pollable, poller
+
+
+@contextlib.contextmanager
+def _nonblocking_twin(fd: int) -> Iterator[_Twin]:
+    """A non-blocking descriptor of the same pipe, opened anew (Linux's /proc/self/fd), so O_NONBLOCK is
+    ours alone: set on `fd` itself it would change the open file description the parent process shares.
+    Elsewhere (no /proc, a socket, a regular file) None, and writes fall back to PIPE_BUF at a time."""
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
-    async with source:
-        async for session_message in source:
-            text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-            data = memoryview(text.encode() + b"\n")
-            while data:
-                if not pollable:
-                    written = os.write(fd, data)
-                else:
-                    if not poller.poll(0):
-                        await anyio.wait_writable(fd)
-                    written = os.write(fd, data[:WRITE_CHUNK])
-                data = data[written:]
-            if unanswered is not None:
-                unanswered.written(session_message.message)
+    twin: int | None = None
+    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+        with contextlib.suppress(OSError):
+            twin = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        yield _Twin(twin, _pollable(fd), poller)
+    finally:
+        if twin is not None:
+            os.close(twin)
 
 
 def _pollable(fd: int) -> bool:
