@@ -172,7 +172,7 @@ async def test_unreachable_dodo_and_deadline(dodo: DodoDouble) -> None:
         refused = await session.call("list_events", {})
     assert refused.is_error
     assert text_of(refused) == (
-        f"Could not reach Dodo at {closed}: ConnectError: All connection attempts failed. "
+        f"Could not reach Dodo at {closed}: ConnectError: {closed.removeprefix('http://')} refused the connection. "
         "Try the call again in a few seconds."
     )
 

@@ -1,7 +1,7 @@
 """DodoClient: the one way dodo-mcp talks to Dodo's API.
 
-One httpx2.AsyncClient per process, opened by whoever first enters the client and closed by the last
-to leave (the SSE transport enters once per connection). Every request runs inside a per-call
+One httpx2 transport per process (api/http11.py's, for the network), opened by whoever first enters
+the client and closed by the last to leave (the SSE transport enters once per connection). Every request runs inside a per-call
 deadline that also bounds its retries, and every failure comes out as a member of the DodoError
 family, carrying facts rather than advice.
 
@@ -42,6 +42,7 @@ from dodo_mcp.api.errors import (
     api_error,
 )
 from dodo_mcp.api.fast_events import EventRecord
+from dodo_mcp.api.http11 import Http11Transport, uses_proxy
 from dodo_mcp.api.meters import ListMetersQuery, ListMetersResponse, Meter, MeterT
 from dodo_mcp.api.models import (
     Event,
@@ -70,6 +71,13 @@ USER_AGENT = f"dodo-mcp/{__version__}"
 KEEPALIVE_CONNECTIONS = 20
 KEEPALIVE_EXPIRY_S = 30.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# Every request's headers after Host, in this order; Authorization (and Content-Type for a body) follow.
+_HEADERS = (
+    (b"Accept", b"application/json"),
+    (b"Accept-Encoding", b"gzip, deflate"),
+    (b"Connection", b"keep-alive"),
+    (b"User-Agent", USER_AGENT.encode()),
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,10 @@ class DodoClient:
         self._draw = draw
         # Every request is counted, so the scans that page share what Dodo's rate limit leaves.
         self.budget = RequestBudget(settings.requests_per_minute, clock)
-        self._http: httpx2.AsyncClient | None = None
+        self._http: httpx2.AsyncBaseTransport | None = None
+        # httpx2's merge of a base URL with a path: the base with one trailing slash, then the path.
+        self._base_url = settings.base_url.rstrip("/") + "/"
+        self._timeouts = httpx2.Timeout(settings.deadline_s, connect=settings.connect_timeout_s).as_dict()
         self._users = 0
 
     async def __aenter__(self) -> DodoClient:
@@ -135,11 +146,11 @@ class DodoClient:
     async def __aexit__(self, *exc_info: object) -> None:
         self._users -= 1
         if self._users == 0 and self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
+            transport, self._http = self._http, None
+            await transport.aclose()
 
-    def _http_client(self) -> httpx2.AsyncClient:
-        """The shared HTTP client, made on first use.
+    def _http_transport(self) -> httpx2.AsyncBaseTransport:
+        """The shared transport, made on first use.
 
         Not at startup: its TLS context and connection pool cost ~100 ms that every MCP client would
         otherwise wait for before `initialize` is answered; the first request pays it instead.
@@ -147,16 +158,7 @@ class DodoClient:
         if self._users == 0:
             raise RuntimeError("DodoClient used outside 'async with'")
         if self._http is None:
-            self._http = httpx2.AsyncClient(
-                base_url=self.settings.base_url,
-                transport=self._transport,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                timeout=httpx2.Timeout(self.settings.deadline_s, connect=self.settings.connect_timeout_s),
-                limits=httpx2.Limits(
-                    max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=KEEPALIVE_EXPIRY_S
-                ),
-                follow_redirects=False,
-            )
+            self._http = self._transport or _network_transport()
         return self._http
 
     # The operations.
@@ -271,10 +273,10 @@ class DodoClient:
         a DodoError carrying `attempts` and, when a retry would have passed the deadline, `retry_in`.
         """
         key = self.check_api_key(api_key)
-        http = self._http_client()
-        headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
+        http = self._http_transport()
+        headers = [*_HEADERS, (b"Authorization", b"Bearer " + key.get_secret_value().encode())]
         if call.content is not None:
-            headers["Content-Type"] = "application/json"
+            headers.append((b"Content-Type", b"application/json"))
         if deadline_at is None:
             deadline_at = self.deadline_from_now()
         info = self._request_info(call)
@@ -328,11 +330,33 @@ class DodoClient:
             error.attempts = attempts
             raise error from None
 
+    async def _exchange(
+        self, http: httpx2.AsyncBaseTransport, call: ApiCall, headers: list[tuple[bytes, bytes]]
+    ) -> httpx2.Response:
+        """One request and its whole answer, straight through the transport. httpx2.AsyncClient's layers
+        (URL merging, auth, redirects, hooks) are work DodoClient never needs (about 30 µs a request),
+        and its cookie jar would be one jar for every caller's API key under --per-client-api-key."""
+        request = httpx2.Request(
+            call.operation.method,
+            self._base_url + call.path.lstrip("/"),
+            params=call.params,
+            headers=headers,
+            content=call.content,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await http.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
     async def _attempt(
         self,
-        http: httpx2.AsyncClient,
+        http: httpx2.AsyncBaseTransport,
         call: ApiCall,
-        headers: Mapping[str, str],
+        headers: list[tuple[bytes, bytes]],
         remaining_s: float,
         info: RequestInfo,
         attempt: int,
@@ -343,9 +367,7 @@ class DodoClient:
         started = self._clock()
         try:
             with anyio.fail_after(max(remaining_s, 0.001)):
-                response = await http.request(
-                    method, call.path, params=call.params, content=call.content, headers=headers
-                )
+                response = await self._exchange(http, call, headers)
         except TimeoutError:
             _log(method, call.path, "deadline", started, self._clock(), attempt)
             s = "s" if attempt else ""
@@ -368,6 +390,29 @@ class DodoClient:
             return response, {}
         retry_after = retry_after_seconds(response.headers) if response.status_code == 429 else None
         return api_error(response.status_code, response.content, info, retry_after), response.headers
+
+
+def _network_transport() -> httpx2.AsyncBaseTransport:
+    """Http11Transport, unless the environment names a proxy: then an httpx2.AsyncClient, which honours it
+    (and NO_PROXY) as it always has."""
+    if uses_proxy():
+        limits = httpx2.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        return _ClientTransport(httpx2.AsyncClient(limits=limits, follow_redirects=False))
+    return Http11Transport(max_keepalive=KEEPALIVE_CONNECTIONS, keepalive_expiry=KEEPALIVE_EXPIRY_S)
+
+
+class _ClientTransport(httpx2.AsyncBaseTransport):
+    """A transport that sends through an httpx2.AsyncClient, for what only the client does (proxies from the
+    environment)."""
+
+    def __init__(self, client: httpx2.AsyncClient) -> None:
+        self._client = client
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._client.send(request)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def event_path(event_id: str) -> str:
