@@ -2,7 +2,7 @@
 
 uvicorn times out an idle keep-alive connection, but not one that is still sending its request line
 and headers: a client that sends a byte every few seconds (slowloris), or connects and sends nothing,
-keeps its connection, and its file descriptor, forever. This is uvicorn's own h11 protocol with a
+keeps its connection, and its file descriptor, forever. This is uvicorn's own httptools protocol with a
 timer from the first byte of each request (or the connection's opening) until its head is read; a
 head that has not arrived by then has its connection closed.
 """
@@ -10,35 +10,31 @@ head that has not arrived by then has its connection closed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 
 def head_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, closing a connection whose request head takes longer than `timeout_s`."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    """uvicorn's httptools protocol, closing a connection whose request head takes longer than `timeout_s`.
 
-    class HeadDeadline(H11Protocol):
+    httptools (llhttp, C) rather than uvicorn's h11 protocol: uvicorn's own choice when httptools is
+    installed, and a few percent less server CPU per stateless Streamable HTTP call."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeadDeadline(HttpToolsProtocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
             self._head_timer: asyncio.TimerHandle | None = None
-            self._served_cycle: Any = None
-            self._awaiting_head = True
+            super().connection_made(transport)
             self._arm()
 
-        def data_received(self, data: bytes) -> None:
-            if self._awaiting_head and self._head_timer is None:
-                self._arm()  # the first byte of the next request on a kept-alive connection
-            super().data_received(data)
+        # The parser's callbacks: the first byte of a request, and the end of its head.
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self._awaiting_head and self.cycle is not None and self.cycle is not self._served_cycle:
-                self._awaiting_head = False  # a new request's head was read
-                self._disarm()
+        def on_message_begin(self) -> None:
+            if self._head_timer is None:
+                self._arm()  # the next request on a kept-alive connection
+            super().on_message_begin()
 
-        def on_response_complete(self) -> None:
-            self._served_cycle, self._awaiting_head = self.cycle, True
-            super().on_response_complete()
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
