@@ -274,3 +274,17 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_path, key_path
+
+
+async def test_with_a_proxy_in_the_environment_requests_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    event = b'{"business_id":"b","customer_id":"c","event_id":"evt_1","event_name":"n","timestamp":"2026-01-01T00:00:00Z"}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(event), event)
+    async with scripted(always(answer)) as proxy:
+        for name in ("HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        # Nothing listens at the base URL's port: only the proxy can answer.
+        settings = Settings(api_key=SecretStr("sk_test_x"), base_url_override="http://dodo.invalid:9", max_retries=0)
+        async with DodoClient(settings) as client:
+            assert (await client.retrieve_event("evt_1")).event_id == "evt_1"
+    assert proxy.requests[0].startswith(b"GET http://dodo.invalid:9/events/evt_1 HTTP/1.1\r\n")
