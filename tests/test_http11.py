@@ -277,7 +277,9 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 
 async def test_with_a_proxy_in_the_environment_requests_go_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    event = b'{"business_id":"b","customer_id":"c","event_id":"evt_1","event_name":"n","timestamp":"2026-01-01T00:00:00Z"}'
+    event = (
+        b'{"business_id":"b","customer_id":"c","event_id":"evt_1","event_name":"n","timestamp":"2026-01-01T00:00:00Z"}'
+    )
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(event), event)
     async with scripted(always(answer)) as proxy:
         for name in ("HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "all_proxy", "no_proxy"):

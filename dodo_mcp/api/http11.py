@@ -28,6 +28,7 @@ import ssl
 import time
 import urllib.request
 from collections import deque
+from typing import cast
 
 import httptools
 import httpx2
@@ -180,8 +181,8 @@ class _Connection(asyncio.Protocol):
     # asyncio's side.
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses.
+        self._transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             # A request is one write: nothing for Nagle's algorithm to gain, a delayed ACK to lose.
