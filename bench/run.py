@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 import anyio
 import httpx2
 
-from bench import side_by_side, tokens
+from bench import import_breakdown, side_by_side, tokens
 from bench.common import (
     BENCH,
     DODO_MCP,
@@ -146,6 +146,14 @@ def cold_start(report: Report, params: Params) -> None:
                 "<= 1.15x bare",
                 ratio <= 1.15,
             )
+
+    # What the start spends importing, and whose modules those are (bench/import_breakdown.py).
+    runs = max(1, min(3, params.cold_runs))
+    for name, argv in (DODO, BARE):
+        python_argv = [PYTHON, "-m", "dodo_mcp"] if name == DODO[0] else argv
+        imported = import_breakdown.medians(python_argv, env, runs)
+        report.data.setdefault("import_ms", {})[name] = imported
+        report.add("cold start", f"{name}: import self time until initialize", import_breakdown.describe(imported))
 
 
 def spread_minmax(summary: dict[str, float]) -> str:
