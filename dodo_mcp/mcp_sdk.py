@@ -57,6 +57,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, render_elicitation_schema
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import SessionMessage
@@ -84,12 +85,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dodo_mcp.tools.call import ConfirmForm, InputRequired, LogLevel, ToolDefinition, ToolResult
-from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused, CompletionRequest
 from dodo_mcp.tools.views import AppView
 
 if TYPE_CHECKING:
     # Imported where used: joserfc (and cryptography) load only when a server verifies OAuth tokens.
     from dodo_mcp.oauth import VerifiedToken
+
+    # Imported where used (serve_completions): the completer's module brings DodoClient and the models,
+    # which the handshake does not need (a stdio server installs its tools after answering it).
+    from dodo_mcp.tools.completion import CompletionAnswer, CompletionRequest
 
 logger = logging.getLogger(__name__)
 
@@ -318,8 +322,9 @@ class _AdvertiseWhatIsServed:
     by --tools) is advertised from the next handshake on.
     """
 
-    def __init__(self, server: MCPServer[Any]) -> None:
+    def __init__(self, server: MCPServer[Any], coming: Mapping[str, bool]) -> None:
         self._server = server
+        self._coming = coming
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
@@ -331,15 +336,26 @@ class _AdvertiseWhatIsServed:
         kept = {
             name: value
             for name, value in capabilities.items()
-            if name not in _REGISTERED or await _REGISTERED[name](self._server)
+            if name not in _REGISTERED or self._coming.get(name) or await _REGISTERED[name](self._server)
         }
         return {**result, "capabilities": kept}
 
 
-def advertise_what_is_served(server: MCPServer[Any]) -> None:
+def advertise_what_is_served(server: MCPServer[Any], *, tools: bool = False, prompts: bool = False) -> None:
     """Advertise only the capabilities (tools, prompts, resources, completions) under which something is
-    registered."""
-    server.middleware.append(_AdvertiseWhatIsServed(server))
+    registered, or will be: `tools` and `prompts` say what the server installs after the handshake
+    (server.ServerStart), and completion goes with the prompts."""
+    coming = {"tools": tools, "prompts": prompts, "completions": prompts}
+    server.middleware.append(_AdvertiseWhatIsServed(server, coming))
+
+
+def add_tools(server: MCPServer[Any], tools: Sequence[Tool]) -> None:
+    """Serve `tools` (sdk_tool's) from now on. MCPServer takes Tool objects only when it is made, so its
+    tool manager is made again, as MCPServer makes it, with the tools it had and these."""
+    manager = server._tool_manager
+    server._tool_manager = ToolManager(
+        warn_on_duplicate_tools=manager.warn_on_duplicate_tools, tools=[*manager.list_tools(), *tools]
+    )
 
 
 class SdkCompletionRequest:
@@ -378,7 +394,7 @@ class SdkCompletionRequest:
         return value if isinstance(value, str) else None
 
 
-Complete = Callable[[CompletionRequest], Awaitable[CompletionAnswer]]
+Complete = Callable[["CompletionRequest"], Awaitable["CompletionAnswer"]]
 
 
 def serve_completions(server: MCPServer[Any], complete: Complete) -> None:
@@ -389,6 +405,8 @@ def serve_completions(server: MCPServer[Any], complete: Complete) -> None:
     """
 
     async def handler(ctx: ServerRequestContext[Any, Any], params: CompleteRequestParams) -> CompleteResult:
+        from dodo_mcp.tools.completion import CompletionAnswer, CompletionRefused
+
         try:
             answer = await complete(SdkCompletionRequest(ctx, params))
         except CompletionRefused as refused:

@@ -1,34 +1,38 @@
 """The server wiring: the MCPServer with its tools, prompts and instructions, the one DodoClient, and the calls
 in flight.
 
-The transports (stdio.py, http_transport.py) serve what `build_server` returns; the tools layer
-knows nothing of them. The shared state lives here: the client (opened by the lifespan, which the
+The transports (stdio.py, http_transport.py) serve what `build_server` returns (or, on stdio, what
+`start_server` does, installed after the handshake); the tools layer knows nothing of them. The shared state lives here: the client (opened by the lifespan, which the
 SSE transport runs once per connection, so it is reference-counted) and InFlightCalls, which a
 shutdown waits on.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
 
 from dodo_mcp import __version__
-from dodo_mcp.api.client import DodoClient
 from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
+    MAX_EVENTS_PER_CALL,
     MAX_EVENTS_PER_REQUEST,
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_STRING_LENGTH,
     MAX_PAGE_SIZE,
+    MAX_SCAN_EVENTS,
 )
 from dodo_mcp.config import Settings
 from dodo_mcp.mcp_sdk import (
     WatchRequest,
+    add_tools,
     advertise_what_is_served,
     app_views,
     check_prompt_requests,
@@ -37,10 +41,7 @@ from dodo_mcp.mcp_sdk import (
     serve_completions,
     watch_requests,
 )
-from dodo_mcp.tools.completion import Completer
-from dodo_mcp.tools.handlers import ToolContext
 from dodo_mcp.tools.messages import IDEMPOTENT
-from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
 from dodo_mcp.tools.names import (
     TOOL_EXPLAIN_METER_MATCH,
     TOOL_INGEST_EVENTS,
@@ -50,9 +51,13 @@ from dodo_mcp.tools.names import (
     TOOL_SUMMARIZE_EVENTS,
     TOOL_USAGE_HISTORY,
 )
-from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
-from dodo_mcp.tools.registry import tool_definitions
 from dodo_mcp.tools.views import served_views
+
+if TYPE_CHECKING:
+    # Imported by ServerStart.install: DodoClient, the models and the handlers are what the tools need,
+    # and nothing the handshake does.
+    from dodo_mcp.api.client import DodoClient
+    from dodo_mcp.tools.completion import Completer, CompletionAnswer, CompletionRequest
 
 SERVER_NAME = "dodo-mcp"
 SERVER_TITLE = "Dodo Payments usage events"
@@ -136,35 +141,68 @@ def build_server(
     tools: Collection[str] = TOOL_NAMES,
     secrets: Collection[str] = (),
     watch: WatchRequest | None = None,
-) -> MCPServer[DodoClient]:
+) -> MCPServer[Any]:
     """The MCP server for these settings, serving `tools` (see tools.names.select_tools) and the prompts they allow.
 
     Pass `client` to share one across servers or connections, `in_flight` to wait for calls at shutdown, and
     `secrets` (the HTTP auth token) to keep them out of every tool result as the Dodo keys are, and `watch`
     to run every request inside it (the HTTP transport's metrics).
     """
-    dodo = client or DodoClient(settings, transport=transport)
-    context = ToolContext(
-        client=dodo,
+    start = start_server(
+        settings,
+        transport=transport,
+        client=client,
         per_client_api_key=per_client_api_key,
-        call_guard=in_flight or InFlightCalls(),
-        secrets=tuple(secrets),
+        in_flight=in_flight,
+        tools=tools,
+        secrets=secrets,
+        watch=watch,
     )
+    start.install()
+    return start.server
+
+
+@dataclass
+class ServerStart:
+    """A server that can answer the handshake, and `install`, which adds what every other request needs.
+
+    `initialize` needs the name, the instructions and the capabilities, which light modules give; the
+    tools, prompts and completion need DodoClient, the models and the handlers, some 50 ms of imports and
+    schemas. The stdio transport answers `initialize` first and installs the rest before it reads the next
+    message (stdio.serve_stdio's `install`); build_server installs at once.
+    """
+
+    server: MCPServer[Any]
+    install: Callable[[], None]
+
+
+def start_server(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    client: DodoClient | None = None,
+    per_client_api_key: bool = False,
+    in_flight: InFlightCalls | None = None,
+    tools: Collection[str] = TOOL_NAMES,
+    secrets: Collection[str] = (),
+    watch: WatchRequest | None = None,
+) -> ServerStart:
+    """build_server's server, its tools, prompts and completion left to `install` (see ServerStart)."""
+    slot = _ClientSlot(client)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[DodoClient]) -> AsyncIterator[DodoClient]:
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[_ClientSlot]:
         # DodoClient is reference-counted: the SSE transport runs this once per
         # connection, and every connection shares the one HTTP client.
-        async with dodo:
-            yield dodo
+        async with slot:
+            yield slot
 
-    server = MCPServer(
+    server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title=SERVER_TITLE,
         version=__version__,
         instructions=instructions(settings, tools),
         website_url=WEBSITE_URL,
-        tools=[sdk_tool(definition) for definition in tool_definitions(context, tools)],
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
         # The MCP App views of the tools served (tools.views): ui:// resources, and the extension advertised.
@@ -173,13 +211,72 @@ def build_server(
         # 2026-07-28 client is not told to listen for changes (listChanged stays false, as on the handshake).
         subscriptions=False,
     )
-    for spec, render in served_prompts(tools):
-        server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
-    check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
-    serve_completions(server, Completer(context, tools).complete)
-    advertise_what_is_served(server)
+    # What is advertised is what will be served: the tools selected, and the prompts they allow.
+    advertise_what_is_served(server, tools=bool(tools), prompts=bool(served_prompt_names(tools)))
     # Retries, rate-limit waits and unconfirmed ingest batches reach the client as log messages.
     serve_client_logging(server)
     if watch is not None:
         watch_requests(server, watch)
-    return server
+    # Served from the start, so the handshake advertises it; answered by the Completer `install` makes.
+    completers: list[Completer] = []
+
+    async def complete(request: CompletionRequest) -> CompletionAnswer:
+        return await completers[0].complete(request)
+
+    serve_completions(server, complete)
+
+    def install() -> None:
+        from dodo_mcp.api.client import DodoClient
+        from dodo_mcp.tools.completion import Completer
+        from dodo_mcp.tools.handlers import ToolContext
+        from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
+        from dodo_mcp.tools.registry import tool_definitions
+
+        dodo = slot.fill(client or DodoClient(settings, transport=transport))
+        context = ToolContext(
+            client=dodo,
+            per_client_api_key=per_client_api_key,
+            call_guard=in_flight or InFlightCalls(),
+            secrets=tuple(secrets),
+        )
+        add_tools(server, [sdk_tool(definition) for definition in tool_definitions(context, tools)])
+        for spec, render in served_prompts(tools):
+            server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
+        check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
+        completers.append(Completer(context, tools))
+
+    return ServerStart(server, install)
+
+
+def served_prompt_names(tools: Collection[str]) -> list[str]:
+    from dodo_mcp.tools.prompts import served_prompts
+
+    return [spec.name for spec, _ in served_prompts(tools)]
+
+
+class _ClientSlot:
+    """Where the one DodoClient goes once the tools are installed, entered by every running lifespan.
+
+    A lifespan that starts before the client exists (stdio: serving begins, then the handshake, then
+    `install`) counts as its user from the moment it is filled in."""
+
+    def __init__(self, client: DodoClient | None) -> None:
+        self.client = client
+        self._lifespans = 0
+
+    def fill(self, client: DodoClient) -> DodoClient:
+        self.client = client
+        for _ in range(self._lifespans):
+            client.enter()
+        return client
+
+    async def __aenter__(self) -> _ClientSlot:
+        self._lifespans += 1
+        if self.client is not None:
+            self.client.enter()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lifespans -= 1
+        if self.client is not None:
+            await self.client.__aexit__(*exc_info)

@@ -23,11 +23,12 @@ Like the SDK, while serving it points fd 0 at the null device and fd 1 at stderr
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -47,16 +48,25 @@ DRAIN_TIMEOUT_S = 60.0
 WRITE_CHUNK = getattr(select, "PIPE_BUF", 512)
 
 
-def run_stdio(server: MCPServer[Any]) -> None:
-    """Serve `server` over this process's stdin and stdout until stdin closes (`MCPServer.run("stdio")`)."""
+def run_stdio(server: MCPServer[Any], install: Install | None = None) -> None:
+    """Serve `server` over this process's stdin and stdout until stdin closes (`MCPServer.run("stdio")`),
+    calling `install` once the handshake is answered (see serve_stdio)."""
     if sys.platform == "win32":  # pragma: no cover
+        if install is not None:
+            install()
         server.run("stdio")
         return
-    anyio.run(serve_stdio, server)
+    anyio.run(functools.partial(serve_stdio, server, install=install))
 
 
-async def serve_stdio(server: MCPServer[Any], *, fds: tuple[int, int] | None = None) -> None:
-    """Serve over `fds` (read fd, write fd), or over the claimed stdin and stdout when None."""
+async def serve_stdio(
+    server: MCPServer[Any], *, fds: tuple[int, int] | None = None, install: Install | None = None
+) -> None:
+    """Serve over `fds` (read fd, write fd), or over the claimed stdin and stdout when None.
+
+    `install` (server.ServerStart's) adds what every request but the handshake needs. It runs once the
+    answer to an opening `initialize` is written, before the next message is read, so the client waits for
+    those imports only once it has its answer; if the first message is anything else, it runs first."""
     with contextlib.ExitStack() as stack:
         read_fd, write_fd = fds if fds is not None else stack.enter_context(claimed_stdio())
         incoming_send, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
@@ -69,7 +79,7 @@ async def serve_stdio(server: MCPServer[Any], *, fds: tuple[int, int] | None = N
 
             async def read() -> None:
                 with reading, replies:
-                    await read_messages(read_fd, incoming_send, unanswered, replies)
+                    await read_messages(read_fd, incoming_send, unanswered, replies, install)
 
             group.start_soon(read)
             try:
@@ -109,11 +119,14 @@ async def read_messages(
     sink: MemoryObjectSendStream[SessionMessage | Exception],
     unanswered: Unanswered | None = None,
     replies: MemoryObjectSendStream[SessionMessage] | None = None,
+    install: Install | None = None,
 ) -> None:
     """Parse newline-delimited JSON-RPC from `fd` into `sink` until end of file (and the answers to what
     was read, when `unanswered` tracks them), then close `sink`. A line that is not a valid message is
-    answered on `replies` with its JSON-RPC error; without `replies` its exception goes to `sink`."""
+    answered on `replies` with its JSON-RPC error; without `replies` its exception goes to `sink`.
+    `install`, when given, runs as serve_stdio says."""
     tracked = unanswered if unanswered is not None else Unanswered()
+    gate = _InstallGate(install, tracked)
     pollable = _pollable(fd)
     pending: list[bytes] = []
     async with sink:
@@ -130,9 +143,9 @@ async def read_messages(
             *lines, rest = b"".join(pending).split(b"\n")
             pending = [rest] if rest else []
             for line in lines:
-                await _deliver(line, sink, tracked, replies)
+                await _deliver(line, sink, tracked, replies, gate)
         if pending:
-            await _deliver(b"".join(pending), sink, tracked, replies)
+            await _deliver(b"".join(pending), sink, tracked, replies, gate)
         if unanswered is not None:
             await unanswered.wait(DRAIN_TIMEOUT_S)
 
@@ -142,6 +155,7 @@ async def _deliver(
     sink: MemoryObjectSendStream[SessionMessage | Exception],
     unanswered: Unanswered,
     replies: MemoryObjectSendStream[SessionMessage] | None,
+    gate: _InstallGate,
 ) -> None:
     if not line.strip():
         return
@@ -152,8 +166,39 @@ async def _deliver(
         else:
             await replies.send(SessionMessage(message.answer))
         return
+    handshake = gate.pending and isinstance(message, JSONRPCRequest) and message.method == "initialize"
+    if not handshake:
+        gate.run()
     unanswered.read(message)
     await sink.send(SessionMessage(message))
+    if handshake:
+        await gate.after_answer()
+
+
+# What adds the rest of the server after the handshake (server.ServerStart.install).
+Install = Callable[[], None]
+
+
+class _InstallGate:
+    """Runs `install` once: after the answer to an opening initialize, or before any other first message."""
+
+    def __init__(self, install: Install | None, unanswered: Unanswered) -> None:
+        self._install = install
+        self._unanswered = unanswered
+
+    @property
+    def pending(self) -> bool:
+        return self._install is not None
+
+    def run(self) -> None:
+        install, self._install = self._install, None
+        if install is not None:
+            install()
+
+    async def after_answer(self) -> None:
+        # Nothing else is read meanwhile: the next message (tools/list, most likely) finds the tools there.
+        await self._unanswered.wait(DRAIN_TIMEOUT_S)
+        self.run()
 
 
 async def write_messages(

@@ -178,11 +178,14 @@ def test_the_seam_is_where_the_internals_are() -> None:
     assert {"mcp.server.mcpserver.tools", "mcp.server.mcpserver.utilities.func_metadata"} <= seam.imports
     # The low-level server (its loop, and the completion/complete and logging/setLevel handlers, all through one
     # helper), a session's connection (its state), the Streamable HTTP sessions held (for the metrics), and the
-    # session manager, whose class gains a per-session event_store (events_per_session).
+    # session manager, whose class gains a per-session event_store (events_per_session), and MCPServer's tool
+    # manager, made again with the tools a stdio server installs after the handshake (add_tools).
     assert sorted(expression for _, expression in seam.private_access) == [
         "manager.__class__",
         "manager._server_instances",
         "server._lowlevel_server",
+        "server._tool_manager",  # read,
+        "server._tool_manager",  # and made again
         "session._connection",
     ]
 

@@ -43,14 +43,16 @@ import pytest
 
 from dodo_mcp import config
 from dodo_mcp.api.limits import (
+    DEFAULT_SCAN_EVENTS,
+    MAX_EVENTS_PER_CALL,
     MAX_EVENTS_PER_REQUEST,
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_STRING_LENGTH,
+    MAX_SCAN_EVENTS,
 )
 from dodo_mcp.api.timestamps import format_timestamp, parse_rfc3339
 from dodo_mcp.cli.parser import build_parser
-from dodo_mcp.tools.models import DEFAULT_SCAN_EVENTS, MAX_EVENTS_PER_CALL, MAX_SCAN_EVENTS
 from dodo_mcp.tools.names import TOOL_NAMES
 from dodo_mcp.tools.summarize import MAX_GROUPS
 from tests.billing import BILLING, create_subscription

@@ -139,9 +139,13 @@ class DodoClient:
         self._timeouts = httpx2.Timeout(settings.deadline_s, connect=settings.connect_timeout_s).as_dict()
         self._users = 0
 
-    async def __aenter__(self) -> DodoClient:
+    def enter(self) -> DodoClient:
+        """Count one more user, what `async with` does on the way in, for a holder with no await at hand."""
         self._users += 1
         return self
+
+    async def __aenter__(self) -> DodoClient:
+        return self.enter()
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._users -= 1

@@ -43,3 +43,11 @@ MAX_ID_LENGTH = 512
 # Ids that can't stand as one URL path segment of /events/{id} or /meters/{id}: URL normalisation
 # resolves "." and ".." away, so an event stored under one could never be retrieved by its id.
 UNREADABLE_IDS = frozenset({"", ".", ".."})
+
+# Bounds of our own on one tool call (in api, not tools, so the handshake's instructions can state them
+# without importing the tools' models).
+# What one ingest_events call accepts; it is sent to Dodo in API-sized batches.
+MAX_EVENTS_PER_CALL = 10_000
+# summarize_events' scan: how many events by default, and at most.
+DEFAULT_SCAN_EVENTS = 2_000
+MAX_SCAN_EVENTS = 5_000

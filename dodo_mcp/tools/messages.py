@@ -8,6 +8,7 @@ hint is written once and the API layer names no tool and no setting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dodo_mcp.api.errors import (
     ConfigurationError,
@@ -22,8 +23,12 @@ from dodo_mcp.api.errors import (
 )
 from dodo_mcp.api.limits import REQUESTS_PER_MINUTE
 from dodo_mcp.api.notices import RetryNotice
-from dodo_mcp.api.paging import ScanStop
 from dodo_mcp.config import API_KEY_ENV, BASE_URL_ENV, ENVIRONMENT_ENV, LIVE_INGEST_CONFIRMATION_ENV
+
+if TYPE_CHECKING:
+    # For an annotation only: the scans' module brings DodoClient and the models, and the handshake's
+    # instructions (server.py) read IDEMPOTENT from here.
+    from dodo_mcp.api.paging import ScanStop
 
 # Why re-sending events is always safe; every hint that says so says it in these words.
 IDEMPOTENT = "Dodo ignores event_ids it already has"

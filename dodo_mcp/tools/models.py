@@ -19,12 +19,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from dodo_mcp.api.fast_events import EventRecord, FastEvents
 from dodo_mcp.api.limits import (
     DEFAULT_PAGE_SIZE,
+    DEFAULT_SCAN_EVENTS,
+    MAX_EVENTS_PER_CALL,
     MAX_FILTER_KEY_LENGTH,
     MAX_METADATA_KEY_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_STRING_LENGTH,
     MAX_METERS_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    MAX_SCAN_EVENTS,
     MAX_USAGE_HISTORY_PAGE_SIZE,
 )
 from dodo_mcp.api.meters import AggregationType, ListMetersQuery, Meter, MeterAggregation, MeterFilter
@@ -46,11 +49,6 @@ from dodo_mcp.api.models import (
 )
 from dodo_mcp.api.subscriptions import BillingPeriod, MeterUsage, SubscriptionId, UsageHistoryQuery
 
-# What one ingest_events call accepts; it is sent to Dodo in API-sized batches.
-MAX_EVENTS_PER_CALL = 10_000
-# summarize_events' scan: how many events by default, and at most.
-DEFAULT_SCAN_EVENTS = 2_000
-MAX_SCAN_EVENTS = 5_000
 MAX_GROUP_BY = 3
 TIME_DIMENSIONS = ("hour", "day")
 DIMENSIONS_TEXT = "customer_id, event_name, hour, day or metadata.<key>"

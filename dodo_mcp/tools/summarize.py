@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from pydantic_core import to_json
 
 from dodo_mcp.api.client import DodoClient
+from dodo_mcp.api.limits import MAX_SCAN_EVENTS
 from dodo_mcp.api.meter_engine import aggregate
 from dodo_mcp.api.meters import MeterAggregation
 from dodo_mcp.api.models import Event, Scalar
@@ -31,7 +32,6 @@ from dodo_mcp.api.paging import EventScan
 from dodo_mcp.api.timestamps import parse_rfc3339
 from dodo_mcp.tools.messages import stop_reason
 from dodo_mcp.tools.models import (
-    MAX_SCAN_EVENTS,
     TIME_DIMENSIONS,
     EventSummary,
     SummarizeEventsArguments,

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dodo_mcp.api.limits import MAX_EVENTS_PER_REQUEST
+from dodo_mcp.api.limits import MAX_EVENTS_PER_CALL, MAX_EVENTS_PER_REQUEST
 from dodo_mcp.api.models import EventInput, IngestEventsRequest, parse_ingest_request
-from dodo_mcp.tools.models import MAX_EVENTS_PER_CALL, IngestEventsArguments, UsageEventInput
+from dodo_mcp.tools.models import IngestEventsArguments, UsageEventInput
 
 NOW = datetime(2026, 1, 15, 10, 30, tzinfo=timezone.utc)
 
