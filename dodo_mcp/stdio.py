@@ -125,6 +125,8 @@ async def read_messages(
     was read, when `unanswered` tracks them), then close `sink`. A line that is not a valid message is
     answered on `replies` with its JSON-RPC error; without `replies` its exception goes to `sink`.
     `install`, when given, runs as serve_stdio says."""
+    # The install waits for the handshake's answer, which only a tracked writer reports.
+    assert install is None or unanswered is not None, "install needs the writer's Unanswered"
     tracked = unanswered if unanswered is not None else Unanswered()
     gate = _InstallGate(install, tracked)
     pollable = _pollable(fd)
