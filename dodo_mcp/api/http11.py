@@ -1,10 +1,12 @@
 """Http11Transport: httpx2's transport seam, served by asyncio and httptools' C parser.
 
-Why: one request through httpx2's own transport (httpcore2 and h11, pure Python) costs about 400 µs
-of CPU on loopback; through this one about 60 µs, measured by bench/run.py's side-by-side section and
-in the closing note of issue 15. That was a third of every tool call's CPU. httpx2.AsyncClient stays
-on top (base URL, headers, query, content decoding, timeouts), so DodoClient and every test transport
-are unchanged; only the bytes on the wire go through here.
+Why: a request through httpx2's own transport (httpcore2's pool and h11, pure Python) costs about
+400 µs of process CPU on loopback, the kernel's share of the socket calls included; through this one
+about 250 µs, of which the Python and C work is the smaller part (an in-process loop against
+bench/constant_backend.py; issue 15's closing note has the figures). Per tool call that was a third to
+a half of the server's CPU. DodoClient builds the httpx2.Request and reads the httpx2.Response as
+before, so every test transport and the sandbox's ASGI one work unchanged; only the bytes on the wire
+go through here.
 
 What it does, and no more, since it only ever talks to Dodo's API (or a base URL standing in for it):
 - HTTP/1.1 to http and https origins, keep-alive connections pooled per origin (at most
