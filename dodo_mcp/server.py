@@ -51,6 +51,7 @@ from dodo_mcp.tools.names import (
     TOOL_SUMMARIZE_EVENTS,
     TOOL_USAGE_HISTORY,
 )
+from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
 from dodo_mcp.tools.views import served_views
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def start_server(
         subscriptions=False,
     )
     # What is advertised is what will be served: the tools selected, and the prompts they allow.
-    advertise_what_is_served(server, tools=bool(tools), prompts=bool(served_prompt_names(tools)))
+    advertise_what_is_served(server, tools=bool(tools), prompts=bool(served_prompts(tools)))
     # Retries, rate-limit waits and unconfirmed ingest batches reach the client as log messages.
     serve_client_logging(server)
     if watch is not None:
@@ -229,7 +230,6 @@ def start_server(
         from dodo_mcp.api.client import DodoClient
         from dodo_mcp.tools.completion import Completer
         from dodo_mcp.tools.handlers import ToolContext
-        from dodo_mcp.tools.prompts import prompt_request_problem, served_prompts
         from dodo_mcp.tools.registry import tool_definitions
 
         dodo = slot.fill(client or DodoClient(settings, transport=transport))
@@ -246,12 +246,6 @@ def start_server(
         completers.append(Completer(context, tools))
 
     return ServerStart(server, install)
-
-
-def served_prompt_names(tools: Collection[str]) -> list[str]:
-    from dodo_mcp.tools.prompts import served_prompts
-
-    return [spec.name for spec, _ in served_prompts(tools)]
 
 
 class _ClientSlot:
