@@ -175,6 +175,13 @@ class ServerStart:
 
     server: MCPServer[Any]
     install: Callable[[], None]
+    _slot: _ClientSlot
+
+    @property
+    def client(self) -> DodoClient:
+        """The server's DodoClient (given, or made by `install`), to hold for the life of a process."""
+        assert self._slot.client is not None, "install first"
+        return self._slot.client
 
 
 def start_server(
@@ -245,7 +252,7 @@ def start_server(
         check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
         completers.append(Completer(context, tools))
 
-    return ServerStart(server, install)
+    return ServerStart(server, install, slot)
 
 
 class _ClientSlot:

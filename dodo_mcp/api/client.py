@@ -42,7 +42,7 @@ from dodo_mcp.api.errors import (
     api_error,
 )
 from dodo_mcp.api.fast_events import EventRecord
-from dodo_mcp.api.http11 import Http11Transport, uses_proxy
+from dodo_mcp.api.http11 import DEFAULT_KEEPALIVE_EXPIRY_S, DEFAULT_MAX_KEEPALIVE, Http11Transport, uses_proxy
 from dodo_mcp.api.meters import ListMetersQuery, ListMetersResponse, Meter, MeterT
 from dodo_mcp.api.models import (
     Event,
@@ -68,8 +68,6 @@ from dodo_mcp.config import Settings
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"dodo-mcp/{__version__}"
-KEEPALIVE_CONNECTIONS = 20
-KEEPALIVE_EXPIRY_S = 30.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Every request's headers after Host, in this order; Authorization (and Content-Type for a body) follow.
 _HEADERS = (
@@ -400,9 +398,12 @@ def _network_transport() -> httpx2.AsyncBaseTransport:
     """Http11Transport, unless the environment names a proxy: then an httpx2.AsyncClient, which honours it
     (and NO_PROXY) as it always has."""
     if uses_proxy():
-        limits = httpx2.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        # The same keep-alive as Http11Transport's.
+        limits = httpx2.Limits(
+            max_keepalive_connections=DEFAULT_MAX_KEEPALIVE, keepalive_expiry=DEFAULT_KEEPALIVE_EXPIRY_S
+        )
         return _ClientTransport(httpx2.AsyncClient(limits=limits, follow_redirects=False))
-    return Http11Transport(max_keepalive=KEEPALIVE_CONNECTIONS, keepalive_expiry=KEEPALIVE_EXPIRY_S)
+    return Http11Transport()
 
 
 class _ClientTransport(httpx2.AsyncBaseTransport):

@@ -42,7 +42,6 @@ from dodo_mcp.logs import configure_logging
 from dodo_mcp.tools.names import TOOL_INGEST_EVENTS, TOOL_NAMES
 
 if TYPE_CHECKING:
-    from dodo_mcp.api.client import DodoClient
     from dodo_mcp.http_transport import HttpSettings
 
 logger = logging.getLogger("dodo_mcp")
@@ -213,7 +212,7 @@ def serve(
     settings: Settings, http: HttpSettings | None, *, transport: Any = None, tools: Sequence[str] | None = None
 ) -> int:
     """Run the MCP server on stdio, or on SSE / Streamable HTTP when `http` says so; `tools` None serves all."""
-    from dodo_mcp.server import InFlightCalls, ServerStart, start_server
+    from dodo_mcp.server import InFlightCalls, start_server
 
     calls = InFlightCalls()
     watches = []
@@ -230,24 +229,19 @@ def serve(
         if traced is not None:
             watches.append(traced.watching)
 
-    def started(client: DodoClient | None) -> ServerStart:
-        return start_server(
-            settings,
-            transport=transport,
-            client=client,
-            per_client_api_key=bool(http and http.per_client_api_key),
-            in_flight=calls,
-            tools=TOOL_NAMES if tools is None else tools,
-            secrets=[http.auth_token] if http and http.auth_token else (),
-            watch=_all_of(watches) if watches else None,
-        )
-
+    start = start_server(
+        settings,
+        transport=transport,
+        per_client_api_key=bool(http and http.per_client_api_key),
+        in_flight=calls,
+        tools=TOOL_NAMES if tools is None else tools,
+        secrets=[http.auth_token] if http and http.auth_token else (),
+        watch=_all_of(watches) if watches else None,
+    )
     if http is None:
         from dodo_mcp.stdio import run_stdio
 
         # The handshake is answered before the tools (and DodoClient) are imported: see server.ServerStart.
-        start = started(None)
-
         def install() -> None:
             start.install()
             freeze_startup_objects()  # what the tools built, too
@@ -259,19 +253,13 @@ def serve(
 
     import anyio
 
-    from dodo_mcp.api.client import DodoClient
-
-    client = DodoClient(settings, transport=transport)
-    start = started(client)
-    start.install()
-    server = start.server
-
     from dodo_mcp import http_transport
     from dodo_mcp.listen import ListenError
 
+    start.install()
     freeze_startup_objects()
     try:
-        anyio.run(http_transport.serve, server, client, http, calls, metrics)
+        anyio.run(http_transport.serve, start.server, start.client, http, calls, metrics)
     except (http_transport.StartupError, ListenError) as exc:
         print(f"dodo-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, http_transport.StartupError) else EXIT_UNAVAILABLE
