@@ -8,6 +8,10 @@ project does: the ingest_events tool's arguments from Python objects, and the sa
 body from JSON bytes. Runs alternate between before and after so that load on the machine hits
 both alike; the figures are the median and the minimum of --runs runs, in milliseconds.
 
+Then, in the working tree alone: a whole tools/call line of those events read and validated the
+general way (jsonrpc.read_message, then the arguments' model) against the one pass (tools.one_pass),
+and Dodo's body written by pydantic-core's to_json against api.client.ingest_body (orjson).
+
     .venv/bin/python bench/validation_bench.py
     .venv/bin/python bench/validation_bench.py --runs 200 --before-rev 0664e06
 """
@@ -33,8 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic_core import to_json  # noqa: E402
 
+from dodo_mcp.api.client import ingest_body  # noqa: E402
 from dodo_mcp.api.models import parse_ingest_request  # noqa: E402
+from dodo_mcp.jsonrpc import read_message  # noqa: E402
+from dodo_mcp.tools.arguments import validate_arguments  # noqa: E402
 from dodo_mcp.tools.models import IngestEventsArguments  # noqa: E402
+from dodo_mcp.tools.one_pass import read_ingest_call  # noqa: E402
 
 # The last commit whose models.py validated every event with Python validators.
 DEFAULT_BEFORE_REV = "7c0b7c8"
@@ -110,6 +118,34 @@ def main() -> None:
         for e in before.IngestEventsRequest.model_validate_json(body, context=context).events
     ]
 
+    line = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "ingest_events", "arguments": {"events": events}},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+    def validated(one_pass: Any) -> Any:
+        message = read_message(line, one_pass=one_pass)
+        arguments = message.params["arguments"]  # type: ignore[union-attr, index]
+        return validate_arguments(IngestEventsArguments, arguments, tool="ingest_events", now=now).events
+
+    records = validated(None)
+    assert validated(read_ingest_call) == records and ingest_body(records) == to_json({"events": records})
+    reading = "a tools/call line to records"
+    writing = "the records to Dodo's body"
+    cases.update(
+        {
+            f"{reading} [general]": lambda: validated(None),
+            f"{reading} [one pass]": lambda: validated(read_ingest_call),
+            f"{writing} [to_json]": lambda: to_json({"events": records}),
+            f"{writing} [ingest_body]": lambda: ingest_body(records),
+        }
+    )
+
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for fn in cases.values():  # warm-up
         fn()
@@ -124,6 +160,13 @@ def main() -> None:
         print(
             f"{kind:50} before median {statistics.median(old):6.2f} ms (min {min(old):6.2f})"
             f"  after median {statistics.median(new):6.2f} ms (min {min(new):6.2f})"
+            f"  speed-up {statistics.median(old) / statistics.median(new):4.1f}x"
+        )
+    for kind, old_name, new_name in ((reading, "general", "one pass"), (writing, "to_json", "ingest_body")):
+        old, new = samples[f"{kind} [{old_name}]"], samples[f"{kind} [{new_name}]"]
+        print(
+            f"{kind:50} {old_name} median {statistics.median(old):6.2f} ms (min {min(old):6.2f})"
+            f"  {new_name} median {statistics.median(new):6.2f} ms (min {min(new):6.2f})"
             f"  speed-up {statistics.median(old) / statistics.median(new):4.1f}x"
         )
 

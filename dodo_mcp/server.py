@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx2
 from mcp.server.mcpserver import MCPServer
+from mcp_types import JSONRPCMessage
 
 from dodo_mcp import __version__
 from dodo_mcp.api.limits import (
@@ -30,6 +31,7 @@ from dodo_mcp.api.limits import (
     MAX_SCAN_EVENTS,
 )
 from dodo_mcp.config import Settings
+from dodo_mcp.jsonrpc import OnePass, Refusal, read_message
 from dodo_mcp.mcp_sdk import (
     WatchRequest,
     add_tools,
@@ -176,6 +178,12 @@ class ServerStart:
     server: MCPServer[Any]
     install: Callable[[], None]
     _slot: _ClientSlot
+    # Filled by install: the reader of an ingest_events call in one pass (tools.one_pass).
+    _one_pass: list[OnePass]
+
+    def read_message(self, data: bytes, what: str = "line") -> JSONRPCMessage | Refusal:
+        """jsonrpc.read_message for the transports: once installed, an ingest_events call is read in one pass."""
+        return read_message(data, what, self._one_pass[0] if self._one_pass else None)
 
     @property
     def client(self) -> DodoClient:
@@ -232,6 +240,7 @@ def start_server(
         return await completers[0].complete(request)
 
     serve_completions(server, complete)
+    one_pass: list[OnePass] = []
 
     def install() -> None:
         from dodo_mcp.api.client import DodoClient
@@ -251,8 +260,12 @@ def start_server(
             server.prompt(name=spec.name, title=spec.title, description=spec.description)(render)
         check_prompt_requests(server, lambda name, arguments: prompt_request_problem(tools, name, arguments))
         completers.append(Completer(context, tools))
+        if TOOL_INGEST_EVENTS in tools:
+            from dodo_mcp.tools.one_pass import read_ingest_call
 
-    return ServerStart(server, install, slot)
+            one_pass.append(read_ingest_call)
+
+    return ServerStart(server, install, slot, one_pass)
 
 
 class _ClientSlot:

@@ -35,7 +35,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
-from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse
+from mcp_types import JSONRPCError, JSONRPCMessage, JSONRPCRequest, JSONRPCResponse
 
 from dodo_mcp.jsonrpc import Refusal, read_message
 from dodo_mcp.mcp_sdk import run_server_loop
@@ -48,25 +48,30 @@ DRAIN_TIMEOUT_S = 60.0
 WRITE_CHUNK = getattr(select, "PIPE_BUF", 512)
 
 
-def run_stdio(server: MCPServer[Any], install: Install | None = None) -> None:
+def run_stdio(server: MCPServer[Any], install: Install | None = None, read: ReadMessage = read_message) -> None:
     """Serve `server` over this process's stdin and stdout until stdin closes (`MCPServer.run("stdio")`),
-    calling `install` once the handshake is answered (see serve_stdio)."""
+    calling `install` once the handshake is answered and reading each line with `read` (see serve_stdio)."""
     if sys.platform == "win32":  # pragma: no cover
         if install is not None:
             install()
         server.run("stdio")
         return
-    anyio.run(functools.partial(serve_stdio, server, install=install))
+    anyio.run(functools.partial(serve_stdio, server, install=install, read=read))
 
 
 async def serve_stdio(
-    server: MCPServer[Any], *, fds: tuple[int, int] | None = None, install: Install | None = None
+    server: MCPServer[Any],
+    *,
+    fds: tuple[int, int] | None = None,
+    install: Install | None = None,
+    read: ReadMessage = read_message,
 ) -> None:
     """Serve over `fds` (read fd, write fd), or over the claimed stdin and stdout when None.
 
     `install` (server.ServerStart's) adds what every request but the handshake needs. It runs once the
     answer to an opening `initialize` is written, before the next message is read, so the client waits for
-    those imports only once it has its answer; if the first message is anything else, it runs first."""
+    those imports only once it has its answer; if the first message is anything else, it runs first.
+    `read` reads each line into its message (server.ServerStart.read_message, where there is one)."""
     with contextlib.ExitStack() as stack:
         read_fd, write_fd = fds if fds is not None else stack.enter_context(claimed_stdio())
         incoming_send, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
@@ -77,11 +82,11 @@ async def serve_stdio(
             reading = anyio.CancelScope()
             replies = outgoing.clone()
 
-            async def read() -> None:
+            async def read_all() -> None:
                 with reading, replies:
-                    await read_messages(read_fd, incoming_send, unanswered, replies, install)
+                    await read_messages(read_fd, incoming_send, unanswered, replies, install, read)
 
-            group.start_soon(read)
+            group.start_soon(read_all)
             try:
                 await run_server_loop(server, incoming, outgoing)
             finally:
@@ -120,11 +125,12 @@ async def read_messages(
     unanswered: Unanswered | None = None,
     replies: MemoryObjectSendStream[SessionMessage] | None = None,
     install: Install | None = None,
+    read: ReadMessage = read_message,
 ) -> None:
     """Parse newline-delimited JSON-RPC from `fd` into `sink` until end of file (and the answers to what
     was read, when `unanswered` tracks them), then close `sink`. A line that is not a valid message is
     answered on `replies` with its JSON-RPC error; without `replies` its exception goes to `sink`.
-    `install`, when given, runs as serve_stdio says."""
+    `install` and `read`, when given, are as serve_stdio says."""
     # The install waits for the handshake's answer, which only a tracked writer reports.
     assert install is None or unanswered is not None, "install needs the writer's Unanswered"
     tracked = unanswered if unanswered is not None else Unanswered()
@@ -145,15 +151,16 @@ async def read_messages(
             *lines, rest = b"".join(pending).split(b"\n")
             pending = [rest] if rest else []
             for line in lines:
-                await _deliver(line, sink, tracked, replies, gate)
+                await _deliver(line, read, sink, tracked, replies, gate)
         if pending:
-            await _deliver(b"".join(pending), sink, tracked, replies, gate)
+            await _deliver(b"".join(pending), read, sink, tracked, replies, gate)
         if unanswered is not None:
             await unanswered.wait(DRAIN_TIMEOUT_S)
 
 
 async def _deliver(
     line: bytes,
+    read: ReadMessage,
     sink: MemoryObjectSendStream[SessionMessage | Exception],
     unanswered: Unanswered,
     replies: MemoryObjectSendStream[SessionMessage] | None,
@@ -161,7 +168,7 @@ async def _deliver(
 ) -> None:
     if not line.strip():
         return
-    message = read_message(line)
+    message = read(line)
     if isinstance(message, Refusal):
         if replies is None:
             await sink.send(message.cause)
@@ -179,6 +186,8 @@ async def _deliver(
 
 # What adds the rest of the server after the handshake (server.ServerStart.install).
 Install = Callable[[], None]
+# What reads a line into its message, or the refusal to answer it with (jsonrpc.read_message's signature).
+ReadMessage = Callable[[bytes], JSONRPCMessage | Refusal]
 
 
 class _InstallGate:

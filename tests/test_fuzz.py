@@ -7,6 +7,7 @@ upstream; every valid one goes through; and the server answers the next call cor
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from pydantic_core import from_json
 
 from dodo_mcp.tools.arguments import InvalidArgumentsError, validate_arguments
 from dodo_mcp.tools.models import IngestEventsArguments, ListEventsArguments, RetrieveEventArguments
@@ -28,6 +30,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ingest_events": IngestEventsArguments,
 }
 CASES_RUN: dict[str, int] = dict.fromkeys(MODELS, 0)
+_NOW = re.compile(r"now is [^)]*")
 
 nasty_text = st.one_of(
     st.text(max_size=40),
@@ -100,17 +103,24 @@ def fuzzed(portal: BlockingPortal, dodo_double: DodoDouble) -> Iterator[Session]
 def check_call(portal: BlockingPortal, session: Session, double: DodoDouble, tool: str, arguments: Any) -> None:
     CASES_RUN[tool] += 1
     double.reset()
+    expected: Any = None
     try:
-        validate_arguments(MODELS[tool], arguments if isinstance(arguments, dict) else {}, tool=tool)
-        valid = True
-    except InvalidArgumentsError:
-        valid = False
+        expected = validate_arguments(MODELS[tool], arguments if isinstance(arguments, dict) else {}, tool=tool)
+    except InvalidArgumentsError as exc:
+        error = exc
     result = portal.call(session.call, tool, arguments)
     text = text_of(result)
-    if valid:
+    if expected is not None:
         assert not result.is_error, text
         assert len(double.requests) >= 1
+        if tool == "ingest_events":
+            # Read over stdio in one pass (tools.one_pass) or not, Dodo gets exactly the validated events.
+            sent = [event for request in double.requests for event in from_json(request.body)["events"]]
+            assert sent == expected.events
     else:
+        # The same words the general reading's validation gives, whichever way the line was read; only
+        # "now" (stated by a stale timestamp's error) is read off the clock a moment apart.
+        assert _NOW.sub("now is …", text) == _NOW.sub("now is …", str(error))
         assert result.is_error
         assert double.requests == [], "an invalid call reached Dodo"
         assert text.startswith("Invalid arguments (")

@@ -28,6 +28,11 @@ import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import to_json
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - it has no wheel for every Python yet (pyproject's marker)
+    orjson = None  # type: ignore[assignment]
+
 from dodo_mcp import __version__
 from dodo_mcp.api.budget import RequestBudget
 from dodo_mcp.api.errors import (
@@ -195,12 +200,7 @@ class DodoClient:
         self, events: Sequence[EventRecord], *, deadline_at: float | None = None, api_key: SecretStr | None = None
     ) -> IngestOutcome:
         """Send one API-sized batch. Dodo's ingested_count counts new events only."""
-        # Nulls are left out: they are the API's defaults. Each event is serialised by its own class
-        # (the fast path's strict twin has no Python validators in the way): 0.87 ms for 1,000 events,
-        # where IngestEventsRequest's serializer takes 1.9 ms (its metadata values go through a
-        # PlainValidator, so pydantic infers each one).
-        body = to_json({"events": events}, exclude_none=True)
-        call = ApiCall(Operation.INGEST_EVENTS, "/events/ingest", content=body)
+        call = ApiCall(Operation.INGEST_EVENTS, "/events/ingest", content=ingest_body(events))
         sent = await self.send(call, deadline_at=deadline_at, api_key=api_key)
         answer = self._parse(sent.response, call, IngestEventsResponse, "an ingest result", sent.attempts)
         return IngestOutcome(answer.ingested_count, sent.attempts, sent.earlier_attempt_unconfirmed)
@@ -418,6 +418,21 @@ class _ClientTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def ingest_body(events: Sequence[EventRecord]) -> bytes:
+    """The JSON body of POST /events/ingest: `{"events": [...]}`, compact, in UTF-8.
+
+    The records are plain data without nulls (fast_events), so orjson writes them, byte for byte as
+    pydantic-core's to_json would: 0.09 ms for 1,000 events against 0.44 (bench/validation_bench.py).
+    It refuses an integer beyond 64 bits, which pydantic-core writes; a body with one is written by it,
+    and so is every body where orjson is not installed."""
+    if orjson is not None:
+        try:
+            return orjson.dumps({"events": events})
+        except TypeError:
+            pass
+    return to_json({"events": events})
 
 
 def event_path(event_id: str) -> str:

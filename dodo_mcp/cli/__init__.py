@@ -248,7 +248,7 @@ def serve(
 
         freeze_startup_objects()
         with contextlib.suppress(KeyboardInterrupt):
-            run_stdio(start.server, install)
+            run_stdio(start.server, install, start.read_message)
         return EXIT_OK
 
     import anyio

@@ -4,6 +4,7 @@
     models     every tool's argument and result models: the one source of what tools/list publishes
     schemas    a model's JSON schema made portable (every client accepts it) and lean (cheap in context)
     arguments  validating a tool's raw arguments, and naming every problem
+    one_pass   an ingest_events call read in one pass, from its bytes to checked records
     messages   the words for each API error: what happened, then what to do
     ingest     ingest_events' batching: API-sized batches, bounded concurrency, one deadline
     summarize  summarize_events: a bounded scan, grouped and aggregated

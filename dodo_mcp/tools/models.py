@@ -170,6 +170,9 @@ class EventPage(BaseModel):
 
 
 _EVENTS = FastEvents(UsageEventInput, MAX_EVENTS_PER_CALL)
+# The events field's type inside a whole tools/call read from JSON, and from JSON text without escapes (tools.one_pass).
+EVENTS_IN_JSON = _EVENTS.in_json
+EVENTS_IN_ESCAPE_FREE_JSON = _EVENTS.in_escape_free_json
 
 
 class IngestEventsArguments(ToolArguments):
