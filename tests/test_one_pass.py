@@ -9,6 +9,8 @@ in-process server gives.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -190,6 +192,23 @@ def test_a_body_beyond_orjson_is_written_by_pydantic_core() -> None:
     assert (
         ingest_body(records)
         == b'{"events":[{"event_id":"e","customer_id":"c","event_name":"n","metadata":{"big":1180591620717411303424}}]}'
+    )
+
+
+def test_without_orjson_the_body_is_the_same_bytes_from_pydantic_core() -> None:
+    # As on Python 3.15, where orjson has no wheel and pyproject leaves it out: the import fails.
+    code = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "from dodo_mcp.api.client import ingest_body\n"
+        "sys.stdout.buffer.write(ingest_body([{'event_id': 'e', 'customer_id': 'c', 'event_name': 'n', "
+        "'metadata': {'f': 1.5e-07, 'u': 'café'}}]))"
+    )
+    written = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    records: list[Any] = [event(0, event_id="e", customer_id="c", event_name="n", metadata={"f": 1.5e-07, "u": "café"})]
+    assert (
+        written
+        == ingest_body(records)
+        == '{"events":[{"event_id":"e","customer_id":"c","event_name":"n","metadata":{"f":1.5e-7,"u":"café"}}]}'.encode()
     )
 
 

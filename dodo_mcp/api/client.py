@@ -15,6 +15,7 @@ tests) instead of patching anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -27,11 +28,6 @@ import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import to_json
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - it has no wheel for every Python yet (pyproject's marker)
-    orjson = None  # type: ignore[assignment]
 
 from dodo_mcp import __version__
 from dodo_mcp.api.budget import RequestBudget
@@ -427,12 +423,23 @@ def ingest_body(events: Sequence[EventRecord]) -> bytes:
     pydantic-core's to_json would: 0.09 ms for 1,000 events against 0.44 (bench/validation_bench.py).
     It refuses an integer beyond 64 bits, which pydantic-core writes; a body with one is written by it,
     and so is every body where orjson is not installed."""
-    if orjson is not None:
+    dumps = _orjson_dumps()
+    if dumps is not None:
         try:
-            return orjson.dumps({"events": events})
+            return dumps({"events": events})
         except TypeError:
             pass
     return to_json({"events": events})
+
+
+@functools.cache
+def _orjson_dumps() -> Callable[[Any], bytes] | None:
+    # Imported at the first ingest, not with the client: a server that never ingests keeps its 220 KiB.
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - it has no wheel for every Python yet (pyproject's marker)
+        return None
+    return orjson.dumps
 
 
 def event_path(event_id: str) -> str:
