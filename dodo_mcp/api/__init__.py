@@ -9,6 +9,7 @@ Modules, from the leaves up:
 
     limits        Dodo's documented limits, one constant each
     timestamps    RFC 3339 parsing and the ingest window
+    json_bytes    compact JSON bytes of plain data (orjson where it is installed)
     models        the usage-events wire models (Event, EventInput, the ingest request, the list query)
     fast_events   the fast validation path for batches of events
     meters        the meters wire models

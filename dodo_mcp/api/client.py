@@ -15,7 +15,6 @@ tests) instead of patching anything.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
@@ -27,9 +26,9 @@ from urllib.parse import quote
 import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
-from pydantic_core import to_json
 
 from dodo_mcp import __version__
+from dodo_mcp.api import json_bytes
 from dodo_mcp.api.budget import RequestBudget
 from dodo_mcp.api.errors import (
     ConfigurationError,
@@ -419,27 +418,8 @@ class _ClientTransport(httpx2.AsyncBaseTransport):
 def ingest_body(events: Sequence[EventRecord]) -> bytes:
     """The JSON body of POST /events/ingest: `{"events": [...]}`, compact, in UTF-8.
 
-    The records are plain data without nulls (fast_events), so orjson writes them, byte for byte as
-    pydantic-core's to_json would: 0.09 ms for 1,000 events against 0.44 (bench/validation_bench.py).
-    It refuses an integer beyond 64 bits, which pydantic-core writes; a body with one is written by it,
-    and so is every body where orjson is not installed."""
-    dumps = _orjson_dumps()
-    if dumps is not None:
-        try:
-            return dumps({"events": events})
-        except TypeError:
-            pass
-    return to_json({"events": events})
-
-
-@functools.cache
-def _orjson_dumps() -> Callable[[Any], bytes] | None:
-    # Imported at the first ingest, not with the client: a server that never ingests keeps its 220 KiB.
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - it has no wheel for every Python yet (pyproject's marker)
-        return None
-    return orjson.dumps
+    The records are plain data without nulls (fast_events), so api.json_bytes writes them (orjson)."""
+    return json_bytes.dumps({"events": events})
 
 
 def event_path(event_id: str) -> str:

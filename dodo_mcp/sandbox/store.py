@@ -1,10 +1,15 @@
 """SQLite storage for the sandbox: events, meters, products and subscriptions, WAL mode, real transactions.
 
-Concurrency model: a file database gives every thread its own connection (the
-ASGI app runs store calls in worker threads); WAL lets readers proceed while one
-writer commits. Ingest takes the write lock up front with BEGIN IMMEDIATE, so a
-batch is all-or-nothing and `ingested_count` (rows actually inserted, counted
-inside the transaction) is exact even when concurrent batches share event_ids.
+Concurrency model: a file database gives every thread its own connection for
+reading (the ASGI app runs store calls in worker threads); WAL lets readers
+proceed while one writer commits. Every write goes through one writer connection,
+one thread at a time under a lock (`_writing`): concurrent writers queue on the
+lock, not in SQLite's busy handler (which sleeps 1 to 100 ms between tries, time
+no one writes), and the writer's page cache stays warm, where a write through
+another connection would discard it. Ingest still takes SQLite's write lock up
+front with BEGIN IMMEDIATE (another process may share the file), so a batch is
+all-or-nothing and `ingested_count` (rows actually inserted, counted inside the
+transaction) is exact even when concurrent batches share event_ids.
 Every read is a single SELECT, i.e. one snapshot: no reader sees half a batch.
 `:memory:` databases are per connection, so there one connection is shared
 under a lock.
@@ -29,6 +34,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from dodo_mcp.api import json_bytes
 from dodo_mcp.api.meter_engine import evaluate
 from dodo_mcp.api.meters import Meter, MeterFilter
 from dodo_mcp.sandbox.meter_sql import SQL_COMPARE_FUNCTION, sql_compare, to_sql
@@ -111,10 +117,10 @@ _MICROSECOND = timedelta(microseconds=1)
 def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
     """Metadata as the compact JSON text stored in the metadata column.
 
-    pydantic-core's encoder: compact, UTF-8 as is, floats as repr (json.loads reads back the same
-    values and types), and several times faster than the json module's per call.
+    api.json_bytes' encoder: compact, UTF-8 as is, floats as repr (json.loads reads back the same
+    values and types), and many times faster than the json module's per call.
     """
-    return None if metadata is None else to_json(metadata).decode()
+    return None if metadata is None else json_bytes.dumps(metadata).decode()
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,9 @@ class SandboxStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()  # guards _connections, and every use of the shared :memory: connection
         self._shared: sqlite3.Connection | None = None
+        # The one connection every write goes through, one thread at a time (see the module's docstring).
+        self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
         # Meter filters run as SQL where they translate (see meter_sql.to_sql); False runs every
         # filter in Python, row by row (the tests compare the two).
         self.sql_filters = True
@@ -196,12 +205,23 @@ class SandboxStore:
             conn = self._local.conn = self._connect()
         yield conn
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        if self._memory:
+            with self._connection() as shared:
+                yield shared
+            return
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self._connect()
+            yield self._writer
+
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock, self._lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
-            self._shared = None
+            self._shared = self._writer = None
         self._local = threading.local()
 
     def journal_mode(self) -> str:
@@ -219,7 +239,7 @@ class SandboxStore:
 
     def ingest_rows(self, rows: Sequence[EventRow]) -> int:
         """`ingest` for rows already in column order (see EventRow). Returns how many were new."""
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 before = conn.total_changes
@@ -312,7 +332,7 @@ class SandboxStore:
     # Meters.
 
     def add_meter(self, meter: Meter) -> None:
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM meters").fetchone()[0]
@@ -345,7 +365,7 @@ class SandboxStore:
         if found is None:
             return False
         body = found[0].model_copy(update={"updated_at": updated_at}).model_dump_json()
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("UPDATE meters SET archived = ?, body = ? WHERE id = ?", (int(archived), body, meter_id))
         return True
 
@@ -365,7 +385,7 @@ class SandboxStore:
     # Products and subscriptions (the subset sandbox.billing simulates), kept as JSON documents.
 
     def add_product(self, product_id: str, body: dict[str, Any]) -> None:
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("INSERT INTO products (id, body) VALUES (?, ?)", (product_id, to_json(body).decode()))
 
     def get_product(self, product_id: str) -> dict[str, Any] | None:
@@ -374,7 +394,7 @@ class SandboxStore:
         return None if row is None else dict(json.loads(row[0]))
 
     def add_subscription(self, subscription_id: str, customer_id: str, body: dict[str, Any]) -> None:
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM subscriptions").fetchone()[0]
@@ -405,7 +425,7 @@ class SandboxStore:
 
     def reset(self) -> None:
         """Delete every event, meter, product and subscription."""
-        with self._connection() as conn:
+        with self._writing() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM events")
