@@ -5,8 +5,9 @@
 For measuring one lever: check the change out in one tree (a `git worktree add --detach`) and keep the
 other as it was. Both servers run at once; each round sends a block of calls to each, in an order that
 alternates from round to round, and records the block's median latency and the server's CPU over the
-block (user + system time from /proc). It prints the medians over the rounds and B's ratio to A. Round 0
-warms up and is not counted. Differences under about 5% are this machine's noise.
+block (its threads' on-CPU time from /proc, to the nanosecond: common.thread_cpu_seconds). It prints
+the medians over the rounds and B's ratio to A. Round 0 warms up and is not counted. Differences under
+about 5% are this machine's noise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/ab.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ConstantBackend, RawClient, cpu_seconds, server_env
+from bench.common import ConstantBackend, RawClient, server_env, thread_cpu_seconds
 
 BLOCK = {"list": 50, "retrieve": 50, "ingest": 6}
 
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
                 for mode in modes:
                     for side in (0, 1) if number % 2 == 0 else (1, 0):
                         client, times = clients[side], []
-                        before = cpu_seconds(client.pid)
+                        before = thread_cpu_seconds(client.pid)
                         for _ in range(BLOCK[mode]):
                             n += 1
                             request_id, line = client.call_tool_line(*call(mode, n))
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
                                 raise SystemExit(f"{trees[side]} {mode}: {str(answer['result'])[:300]}")
                         if number:
                             latency[(side, mode)].append(statistics.median(times))
-                            cpu[(side, mode)].append((cpu_seconds(client.pid) - before) / BLOCK[mode])
+                            cpu[(side, mode)].append((thread_cpu_seconds(client.pid) - before) / BLOCK[mode])
         finally:
             for client in clients:
                 client.close()
